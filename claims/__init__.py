@@ -1,0 +1,1 @@
+"""Claims: one module per paper, each listing its ``Claim`` objects in ``CLAIMS``."""

@@ -1,0 +1,14 @@
+"""resclaims: theorems about residual networks as executable, falsifiable claims.
+
+    >>> import resclaims
+    >>> resclaims.verify("zhang2019.forward_stable")          # reference subject
+    >>> resclaims.verify("zhang2019.forward_stable", "mypkg.nets:make_resnet")
+"""
+from resclaims.claim import Cite, Claim, Context, Judgement, Scale
+from resclaims.engine import Result, counterexample, run, verify
+from resclaims.family import Family, Subject, SubjectError
+from resclaims.profiles import PROFILES, Profile
+
+__version__ = "0.1.0"
+__all__ = ["Cite", "Claim", "Context", "Family", "Judgement", "PROFILES", "Profile", "Result",
+           "Scale", "Subject", "SubjectError", "counterexample", "run", "verify", "__version__"]

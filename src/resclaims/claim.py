@@ -1,0 +1,118 @@
+"""The Claim type: a theorem stated as a property that Hypothesis can falsify.
+
+A claim is data: citation, statement, provenance, kind, the family of subjects it
+needs, a strategy of settings, a ``check`` that computes evidence for one setting
+and a ``judge`` that turns evidence into a verdict.  The engine reads these fields
+and nothing else, so a new paper adds claims without touching the engine.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal
+
+from hypothesis.strategies import SearchStrategy
+
+from resclaims.family import Family, Subject
+
+Provenance = Literal["paper", "reconstructed", "derived"]
+Kind = Literal["identity", "high-probability", "rate", "converse"]
+Cost = Literal["cheap", "medium", "expensive"]
+Setting = dict[str, Any]
+Evidence = dict[str, Any]
+
+PROVENANCES: tuple[str, ...] = ("paper", "reconstructed", "derived")
+KINDS: tuple[str, ...] = ("identity", "high-probability", "rate", "converse")
+COSTS: tuple[str, ...] = ("cheap", "medium", "expensive")
+_ID = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Cite:
+    """Where a claim comes from: authors, year, arXiv id and the theorem or section."""
+
+    authors: str
+    year: int
+    arxiv: str
+    where: str
+
+    def short(self) -> str:
+        return f"{self.arxiv} {self.where}"
+
+    def __str__(self) -> str:
+        return f"{self.authors} ({self.year}), arXiv:{self.arxiv}, {self.where}"
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Size caps a profile puts on drawn settings (CI small, thorough as the paper):
+    ``max_depth`` blocks, and ``max_params`` = depth * width^2, the size of one model
+    and so the cost of drawing and sweeping it."""
+
+    max_depth: int
+    max_params: int
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a check and a judge may know besides the setting: the device, the
+    per-example false-alarm rate ``alpha`` (budget / examples) and the size caps."""
+
+    device: str
+    alpha: float
+    scale: Scale
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """A verdict with its margin: ``margin`` > 0 means the claim held with that much to
+    spare (in the claim's own units), < 0 that it failed by that much.  ``summary`` is
+    the one line shown in the table."""
+
+    holds: bool
+    margin: float
+    summary: str
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One executable theorem.  See the module docstring; fields are validated at
+    definition time so a malformed claim fails on import, not in a run."""
+
+    id: str
+    cite: Cite
+    statement: str
+    provenance: Provenance
+    kind: Kind
+    family: Family
+    settings: Callable[[Scale], SearchStrategy[Setting]]
+    check: Callable[[Setting, Subject, Context], Evidence]
+    judge: Callable[[Setting, Evidence, Context], Judgement]
+    thresholds: str
+    cost: Cost = "medium"
+    budget: float = 1e-3
+    examples: tuple[Setting, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if not _ID.match(self.id):
+            raise ValueError(f"claim id {self.id!r} must look like '<paper>.<name>' (lower case)")
+        if self.provenance not in PROVENANCES:
+            raise ValueError(f"claim {self.id}: provenance {self.provenance!r} not in {PROVENANCES}")
+        if self.kind not in KINDS:
+            raise ValueError(f"claim {self.id}: kind {self.kind!r} not in {KINDS}")
+        if self.cost not in COSTS:
+            raise ValueError(f"claim {self.id}: cost {self.cost!r} not in {COSTS}")
+        if not 0 < self.budget < 1:
+            raise ValueError(f"claim {self.id}: budget {self.budget} must be in (0, 1)")
+        if not self.thresholds.strip():
+            raise ValueError(f"claim {self.id}: state where its thresholds come from")
+
+    @property
+    def paper(self) -> str:
+        return self.id.split(".", 1)[0]
+
+
+def finite_or(value: float, fallback: float) -> float:
+    """``value`` if finite, else ``fallback`` (for margins of overflowed evidence)."""
+    return value if math.isfinite(value) else fallback

@@ -1,0 +1,147 @@
+"""``resclaims list`` and ``resclaims check``.
+
+Exit codes of ``check``: 0 every checked claim holds; 1 some claim is falsified;
+2 a usage error (bad glob, subject, profile, device or setting) or a subject that
+could not be used (an ``error`` result); 130 interrupted (partial JSON kept).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Sequence
+
+from resclaims import registry
+from resclaims.engine import Result, counterexample, run
+from resclaims.family import SubjectError
+from resclaims.profiles import PROFILES, UnknownProfile, resolve
+from resclaims.report import (catalog_rows, catalog_table, console, environment, results_table,
+                              summary_line, write_json)
+
+
+class UsageError(Exception):
+    """A mistake in the command line: reported in one line, exit 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="resclaims", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    lst = sub.add_parser("list", help="the catalog of claims (and subjects)")
+    lst.add_argument("--json", action="store_true", help="print the catalog as JSON")
+    lst.add_argument("--subjects", action="store_true", help="list reference subjects and mutants")
+    chk = sub.add_parser("check", help="check claims against a subject")
+    chk.add_argument("--claims", action="append", metavar="GLOB",
+                     help="claim ids or globs, e.g. 'zhang2019.*' (repeatable; default: all)")
+    chk.add_argument("--subject", metavar="NAME|module:factory",
+                     help="a registered subject or your own factory (default: each claim's reference)")
+    chk.add_argument("--profile", choices=sorted(PROFILES), default=None,
+                     help="ci (default), dev or thorough; also $RESCLAIMS_PROFILE")
+    chk.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    chk.add_argument("--json", metavar="PATH", help="write results to PATH (atomically)")
+    chk.add_argument("--setting", metavar="JSON", help="replay one setting (from a counterexample)")
+    chk.add_argument("--no-shrink", action="store_true", help="report the first failing setting as found")
+    return parser
+
+
+def _list(args: argparse.Namespace) -> int:
+    out = console()
+    if args.subjects:
+        rows = [{"name": s.name, "family": s.family.name, "mutant_of": s.mutant_of, "doc": s.doc,
+                 "killed_by": list(s.killed_by)} for s in registry.subjects().values()]
+        if args.json:
+            print(json.dumps(rows, indent=2))
+        else:
+            for row in rows:
+                kind = f"mutant of {row['mutant_of']}" if row["mutant_of"] else "reference"
+                out.print(f"{row['name']:36} {row['family']:12} {kind:32} {row['doc']}")
+        return 0
+    claims = list(registry.claims().values())
+    if args.json:
+        print(json.dumps(catalog_rows(claims), indent=2))
+    else:
+        out.print(catalog_table(claims))
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    try:
+        profile = resolve(args.profile)
+        claims = registry.select(args.claims)
+    except (UnknownProfile, registry.UnknownClaim) as exc:
+        raise UsageError(str(exc)) from None
+    if args.device == "cuda":
+        import torch
+        if not torch.cuda.is_available():
+            raise UsageError("--device cuda: torch.cuda.is_available() is False on this machine")
+    setting = None
+    if args.setting:
+        try:
+            setting = json.loads(args.setting)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"--setting is not valid JSON: {exc}") from None
+        if not isinstance(setting, dict) or len(claims) != 1:
+            raise UsageError("--setting takes a JSON object and exactly one claim (--claims ID)")
+    if args.subject and ":" in args.subject:
+        try:
+            registry.load_factory(args.subject)  # fail fast, once, on a bad module:factory
+        except SubjectError as exc:
+            raise UsageError(str(exc)) from None
+    elif args.subject and args.subject not in registry.subjects():
+        raise UsageError(f"unknown subject {args.subject!r}: give a registered name "
+                         f"(see `resclaims list --subjects`) or 'package.module:factory'")
+
+    out, err = console(), console(stderr=True)
+    env = environment(profile.name, args.device)
+    results: list[Result] = []
+    start = time.perf_counter()
+    catalog = registry.claims()
+    try:
+        for i, claim in enumerate(claims, 1):
+            with err.status(f"[{i}/{len(claims)}] {claim.id} ...") if err.is_terminal else _Null():
+                result = run(claim, args.subject, profile=profile, device=args.device,
+                             setting=setting, shrink=not args.no_shrink)
+            results.append(result)
+            err.print(f"[{i}/{len(claims)}] {claim.id}: {result.verdict} ({result.seconds:.1f} s)")
+            if args.json:
+                write_json(args.json, results, env, complete=False)
+    except KeyboardInterrupt:
+        if args.json:
+            write_json(args.json, results, env, complete=False)
+        err.print(f"interrupted after {len(results)} of {len(claims)} claims"
+                  + (f"; partial results in {args.json}" if args.json else ""))
+        return 130
+    if args.json:
+        write_json(args.json, results, env, complete=True)
+    out.print(results_table(results, catalog))
+    for r in results:
+        if r.verdict == "falsified":
+            out.print(counterexample(r, catalog[r.claim], args.subject), markup=False)
+        elif r.verdict == "error":
+            err.print(f"error: {r.claim} on {r.subject}: {r.summary}", markup=False)
+    out.print(summary_line(results, time.perf_counter() - start))
+    if any(r.verdict == "error" for r in results):
+        return 2
+    return 1 if any(r.verdict == "falsified" for r in results) else 0
+
+
+class _Null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``resclaims`` command."""
+    args = _parser().parse_args(argv)
+    try:
+        return _list(args) if args.command == "list" else _check(args)
+    except UsageError as exc:
+        print(f"resclaims: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,176 @@
+"""Running a claim against a subject through Hypothesis, and ``verify``.
+
+strategy draws a setting -> the claim's check builds models from the subject and
+computes evidence -> the claim's judge gives a verdict -> this module reports.
+A falsified claim ends Hypothesis' search; Hypothesis then shrinks the setting and
+the smallest failing setting, its evidence and its margin become the result.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import hypothesis
+from hypothesis import given, target
+from hypothesis import settings as hsettings
+
+from resclaims import registry
+from resclaims.claim import Claim, Context, Evidence, Judgement, Setting
+from resclaims.family import Subject, SubjectError
+from resclaims.profiles import Profile, resolve
+
+Verdict = Literal["holds", "falsified", "error"]
+
+
+@dataclass
+class Result:
+    """The outcome of one claim on one subject.  ``setting``/``evidence``/``summary`` are
+    those of the failing setting when falsified, else of the setting with the smallest
+    margin; ``examples`` counts the settings evaluated."""
+
+    claim: str
+    subject: str
+    verdict: Verdict
+    evidence: Evidence = field(default_factory=dict)
+    seconds: float = 0.0
+    setting: Setting | None = None
+    summary: str = ""
+    margin: float | None = None
+    examples: int = 0
+    profile: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return jsonable(asdict(self))
+
+
+class _Falsified(Exception):
+    def __init__(self, setting: Setting, evidence: Evidence, judgement: Judgement) -> None:
+        super().__init__(judgement.summary)
+        self.setting, self.evidence, self.judgement = setting, evidence, judgement
+
+
+def evaluate(claim: Claim, subject: Subject, setting: Setting, ctx: Context) -> tuple[Evidence, Judgement]:
+    """Evidence and verdict for one setting (no Hypothesis): the replay path."""
+    evidence = claim.check(setting, subject, ctx)
+    return evidence, claim.judge(setting, evidence, ctx)
+
+
+def run(claim: Claim | str, subject: Subject | str | None = None, profile: Profile | str | None = None,
+        device: str = "cpu", setting: Setting | None = None, shrink: bool = True) -> Result:
+    """Check ``claim`` on ``subject`` (default: the claim family's reference) and return a
+    Result; subject problems become an ``error`` result, never an exception."""
+    claim = registry.get(claim) if isinstance(claim, str) else claim
+    prof = profile if isinstance(profile, Profile) else resolve(profile)
+    start = time.perf_counter()
+    name = subject.name if isinstance(subject, Subject) else (subject or "reference")
+    try:
+        subj = subject if isinstance(subject, Subject) else registry.subject_for(subject, claim.family)
+        name = subj.name
+        subj.check_contract()
+        examples = len(claim.examples) + prof.max_examples(claim.cost)
+        ctx = Context(device=device, alpha=claim.budget / examples, scale=prof.scale)
+        if setting is not None:
+            evidence, judgement = evaluate(claim, subj, setting, ctx)
+            return _result(claim, name, prof, start, setting, evidence, judgement, 1)
+        return _search(claim, subj, prof, ctx, start, shrink)
+    except SubjectError as exc:
+        return Result(claim.id, name, "error", seconds=time.perf_counter() - start,
+                      summary=str(exc), profile=prof.name)
+
+
+def _search(claim: Claim, subject: Subject, prof: Profile, ctx: Context, start: float,
+            shrink: bool) -> Result:
+    closest: list[tuple[Setting, Evidence, Judgement]] = []
+    count = [0]
+
+    def one(setting: Setting) -> None:
+        count[0] += 1
+        evidence, judgement = evaluate(claim, subject, setting, ctx)
+        if prof.target and math.isfinite(judgement.margin):
+            target(-judgement.margin, label=f"violation of {claim.id}")
+        if not judgement.holds:
+            raise _Falsified(setting, evidence, judgement)
+        if not closest or judgement.margin < closest[0][2].margin:
+            closest[:] = [(setting, evidence, judgement)]
+
+    test = given(claim.settings(prof.scale))(one)
+    for explicit in reversed(claim.examples):
+        test = hypothesis.example(explicit)(test)
+    test = hsettings(**prof.hypothesis_settings(claim.cost, shrink))(test)
+    try:
+        test()
+    except _Falsified as f:
+        return _result(claim, subject.name, prof, start, f.setting, f.evidence, f.judgement, count[0])
+    except BaseExceptionGroup as group:  # several distinct failures: report the first claim failure
+        falsified, rest = group.split(_Falsified)
+        if falsified is not None:
+            f = falsified.exceptions[0]
+            while isinstance(f, BaseExceptionGroup):
+                f = f.exceptions[0]
+            return _result(claim, subject.name, prof, start, f.setting, f.evidence, f.judgement, count[0])
+        raise rest.exceptions[0] if rest is not None else group
+    setting, evidence, judgement = closest[0]
+    return _result(claim, subject.name, prof, start, setting, evidence, judgement, count[0])
+
+
+def _result(claim: Claim, subject: str, prof: Profile, start: float, setting: Setting,
+            evidence: Evidence, judgement: Judgement, examples: int) -> Result:
+    return Result(claim.id, subject, "holds" if judgement.holds else "falsified",
+                  evidence=jsonable(evidence), seconds=time.perf_counter() - start,
+                  setting=dict(setting), summary=judgement.summary, margin=judgement.margin,
+                  examples=examples, profile=prof.name)
+
+
+def jsonable(value: Any) -> Any:
+    """Evidence as plain JSON values: tensors and arrays become lists, non-finite
+    floats become the strings 'inf', '-inf', 'nan'."""
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+def counterexample(result: Result, claim: Claim, subject_spec: str | None = None) -> str:
+    """The text a person acts on when a claim is falsified: what was claimed, the
+    (shrunk) setting, the evidence and margin, and how to replay it bit-identically."""
+    spec = subject_spec or result.subject
+    setting = json.dumps(result.setting, sort_keys=True)
+    evidence = "\n".join(f"    {k}: {_short(v)}" for k, v in result.evidence.items())
+    return (
+        f"{claim.id} falsified on subject {result.subject}\n"
+        f"  theorem: {claim.statement}\n"
+        f"  source:  {claim.cite} [{claim.provenance}, {claim.kind}]\n"
+        f"  setting: {setting}\n"
+        f"  verdict: {result.summary} (margin {result.margin:.3g})\n"
+        f"  evidence:\n{evidence}\n"
+        f"  replay:  resclaims check --claims {claim.id} --subject {spec} --setting '{setting}'\n"
+        f"       or  resclaims.verify({claim.id!r}, {spec!r}, setting={setting})"
+    )
+
+
+def _short(value: Any, limit: int = 160) -> str:
+    text = json.dumps(value) if not isinstance(value, str) else value
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def verify(claim: Claim | str, subject: Subject | str | None = None, profile: Profile | str | None = None,
+           device: str = "cpu", setting: Setting | None = None) -> Result:
+    """Check ``claim`` on ``subject`` and return the Result if it holds.  Raises
+    AssertionError with a readable counterexample if it is falsified, and SubjectError
+    if the subject cannot be used."""
+    claim = registry.get(claim) if isinstance(claim, str) else claim
+    result = run(claim, subject, profile=profile, device=device, setting=setting)
+    if result.verdict == "error":
+        raise SubjectError(result.summary)
+    if result.verdict == "falsified":
+        spec = subject.name if isinstance(subject, Subject) else subject
+        raise AssertionError(counterexample(result, claim, spec))
+    return result

@@ -1,0 +1,62 @@
+"""Profiles: how hard a run looks.  ``ci`` is derandomized and small, ``dev`` random
+and small, ``thorough`` random, large and guided by ``hypothesis.target`` on the
+violation margin.  Chosen by argument, CLI flag ``--profile``, pytest option
+``--resclaims-profile`` or the environment variable RESCLAIMS_PROFILE (in that order)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from hypothesis import HealthCheck, Phase, Verbosity
+
+from resclaims.claim import Cost, Scale
+
+ENV_VAR = "RESCLAIMS_PROFILE"
+DEFAULT = "ci"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Examples per claim cost class, size caps, and Hypothesis behaviour."""
+
+    name: str
+    examples: dict[str, int]
+    scale: Scale
+    derandomize: bool
+    target: bool
+
+    def max_examples(self, cost: Cost) -> int:
+        return self.examples[cost]
+
+    def hypothesis_settings(self, cost: Cost, shrink: bool) -> dict[str, Any]:
+        """Keyword arguments for ``hypothesis.settings`` for a claim of this cost."""
+        phases = [Phase.explicit, Phase.generate] + ([Phase.target] if self.target else [])
+        if shrink:
+            phases.append(Phase.shrink)
+        return dict(max_examples=self.max_examples(cost), derandomize=self.derandomize,
+                    deadline=None, database=None, print_blob=False, phases=phases,
+                    verbosity=Verbosity.quiet,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.differing_executors])
+
+
+PROFILES: dict[str, Profile] = {
+    "ci": Profile("ci", {"cheap": 4, "medium": 3, "expensive": 2},
+                  Scale(max_depth=1024, max_params=2 ** 22), derandomize=True, target=False),
+    "dev": Profile("dev", {"cheap": 10, "medium": 5, "expensive": 3},
+                   Scale(max_depth=1024, max_params=2 ** 24), derandomize=False, target=False),
+    "thorough": Profile("thorough", {"cheap": 200, "medium": 60, "expensive": 20},
+                        Scale(max_depth=1024, max_params=2 ** 26), derandomize=False, target=True),
+}
+
+
+class UnknownProfile(ValueError):
+    """A profile name that is not in PROFILES."""
+
+
+def resolve(name: str | None = None) -> Profile:
+    """The profile called ``name``, else $RESCLAIMS_PROFILE, else ``ci``."""
+    chosen = name or os.environ.get(ENV_VAR) or DEFAULT
+    if chosen not in PROFILES:
+        raise UnknownProfile(f"unknown profile {chosen!r}; choose one of {', '.join(PROFILES)}")
+    return PROFILES[chosen]

@@ -1,0 +1,101 @@
+"""Discovery of claims (``resclaims.claims.<paper>.CLAIMS``) and subjects
+(``resclaims.models.<module>.SUBJECTS``).  Adding a paper adds modules there; nothing
+here names a paper."""
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import pkgutil
+from functools import lru_cache
+from types import ModuleType
+
+from resclaims.claim import Claim
+from resclaims.family import Family, Subject, SubjectError, load_factory
+
+
+class UnknownClaim(LookupError):
+    """A claim id or glob that matches nothing in the catalog."""
+
+
+def _modules(package: str) -> list[ModuleType]:
+    pkg = importlib.import_module(package)
+    return [importlib.import_module(f"{package}.{info.name}")
+            for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name)]
+
+
+@lru_cache(maxsize=1)
+def claims() -> dict[str, Claim]:
+    """Every claim in the catalog, by id, in module then definition order."""
+    out: dict[str, Claim] = {}
+    for module in _modules("resclaims.claims"):
+        for claim in getattr(module, "CLAIMS", []):
+            if claim.id in out:
+                raise ValueError(f"duplicate claim id {claim.id} in {module.__name__}")
+            out[claim.id] = claim
+    return out
+
+
+@lru_cache(maxsize=1)
+def subjects() -> dict[str, Subject]:
+    """Every reference subject and mutant, by name."""
+    out: dict[str, Subject] = {}
+    for module in _modules("resclaims.models"):
+        for subject in getattr(module, "SUBJECTS", []):
+            if subject.name in out:
+                raise ValueError(f"duplicate subject name {subject.name} in {module.__name__}")
+            out[subject.name] = subject
+    return out
+
+
+def select(patterns: list[str] | None) -> list[Claim]:
+    """Claims whose id matches any of the glob ``patterns`` (all when None); raises
+    UnknownClaim naming the pattern that matches nothing."""
+    catalog = claims()
+    if not patterns:
+        return list(catalog.values())
+    chosen: dict[str, Claim] = {}
+    for pattern in patterns:
+        hits = [c for cid, c in catalog.items() if fnmatch.fnmatchcase(cid, pattern)]
+        if not hits:
+            raise UnknownClaim(f"no claim matches {pattern!r} (see `resclaims list`)")
+        chosen.update((c.id, c) for c in hits)
+    return [c for c in catalog.values() if c.id in chosen]
+
+
+def get(claim_id: str) -> Claim:
+    """The claim with this exact id."""
+    try:
+        return claims()[claim_id]
+    except KeyError:
+        raise UnknownClaim(f"unknown claim {claim_id!r} (see `resclaims list`)") from None
+
+
+def reference(family: Family) -> Subject:
+    """The reference subject of ``family`` (the first non-mutant registered for it)."""
+    for subject in subjects().values():
+        if subject.family is family and subject.mutant_of is None:
+            return subject
+    raise SubjectError(f"no reference subject is registered for family {family.name}")
+
+
+def mutants() -> list[Subject]:
+    """Every registered mutant."""
+    return [s for s in subjects().values() if s.mutant_of is not None]
+
+
+def subject_for(spec: str | None, family: Family) -> Subject:
+    """Resolve ``--subject``: None gives the family's reference, a registered name gives
+    that subject, ``module:factory`` wraps a user's factory as a subject of ``family``.
+    A registered subject of another family raises SubjectError."""
+    if spec is None:
+        return reference(family)
+    registered = subjects().get(spec)
+    if registered is not None:
+        if registered.family is not family:
+            raise SubjectError(f"subject {spec} is of family {registered.family.name}, "
+                               f"not {family.name}")
+        return registered
+    if ":" not in spec:
+        raise SubjectError(f"unknown subject {spec!r}: give a registered name "
+                           f"(see `resclaims list --subjects`) or 'package.module:factory'")
+    return Subject(spec, family, load_factory(spec), doc="user factory")

@@ -1,0 +1,141 @@
+"""Distribution-free statistics with declared false-alarm rates.
+
+Two tests cover the claim kinds:
+
+* exceedance (``high-probability`` claims): each of S seeds is one Bernoulli trial,
+  "the property fails for this init".  H0: P(fail) <= p0.  Reject (falsify) when
+  P(Bin(S, p0) >= k) <= alpha for the observed k failures: an exact one-sided
+  binomial test, false-alarm rate <= alpha whatever the distribution.
+* order-statistic interval for a median (``rate`` and ``converse`` claims): for S
+  i.i.d. per-seed values, [v_(j), v_(S+1-j)] covers the true median with probability
+  >= 1 - 2 P(Bin(S, 1/2) <= j - 1).  A claim that the median lies in a band is
+  falsified only when this interval misses the band, so the false-alarm rate is
+  <= alpha when the true median is inside.
+
+Bonferroni: a profile that runs E examples of a claim gives each alpha = budget / E.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+
+def binomial_upper_tail(k: int, n: int, p: float) -> float:
+    """P(X >= k) for X ~ Bin(n, p), exact."""
+    if k <= 0:
+        return 1.0
+    return float(sum(math.comb(n, i) * p ** i * (1 - p) ** (n - i) for i in range(k, n + 1)))
+
+
+def exceedance_rejects(failures: int, trials: int, p0: float, alpha: float) -> tuple[bool, float]:
+    """(reject, p_value) of the one-sided test H0: P(fail) <= p0, given ``failures``
+    out of ``trials``.  p_value = P(Bin(trials, p0) >= failures)."""
+    p_value = binomial_upper_tail(failures, trials, p0)
+    return p_value <= alpha, p_value
+
+
+def seeds_for_exceedance(p0: float, alpha: float) -> int:
+    """Smallest S for which S failures out of S can reject at level alpha (p0^S <= alpha)."""
+    return max(1, math.ceil(math.log(alpha) / math.log(p0)))
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A confidence interval [lo, hi] with its nominal coverage."""
+
+    lo: float
+    hi: float
+    coverage: float
+
+    def disjoint_from(self, lo: float, hi: float) -> bool:
+        """True when the interval and the band [lo, hi] do not meet (NaN ends count as
+        outside any band: an undefined statistic is evidence against the claim)."""
+        if math.isnan(self.lo) or math.isnan(self.hi):
+            return True
+        return self.hi < lo or self.lo > hi
+
+    def __str__(self) -> str:
+        return f"[{self.lo:.3g}, {self.hi:.3g}] ({100 * self.coverage:.2f}%)"
+
+
+def median_interval(values: Sequence[float], alpha: float) -> Interval:
+    """Widest-needed order-statistic interval for the median with coverage >= 1 - alpha.
+    NaNs sort above every number (a NaN per-seed value is an undefined statistic).
+    Raises ValueError when len(values) is too small to reach 1 - alpha."""
+    s = len(values)
+    j_best = 0
+    for j in range(1, s // 2 + 1):
+        miss = 2 * (1 - binomial_upper_tail(j, s, 0.5))  # 2 P(Bin <= j - 1)
+        if miss <= alpha:
+            j_best = j
+        else:
+            break
+    if j_best == 0:
+        raise ValueError(f"{s} values cannot give a median interval at alpha = {alpha:.2g}; "
+                         f"need at least {seeds_for_median(alpha)}")
+    ordered = sorted(values, key=lambda v: (math.isnan(v), v))
+    coverage = 1 - 2 * (1 - binomial_upper_tail(j_best, s, 0.5))
+    return Interval(ordered[j_best - 1], ordered[s - j_best], coverage)
+
+
+def seeds_for_median(alpha: float) -> int:
+    """Smallest S whose extreme order statistics cover the median at 1 - alpha
+    (2 * 2^-S <= alpha)."""
+    return max(2, math.ceil(1 + math.log2(1 / alpha)))
+
+
+def slope(xs: Sequence[float], ys: Sequence[float]) -> float:
+    """Least-squares slope of ys on xs (NaN if any value is not finite)."""
+    n = len(xs)
+    if any(not math.isfinite(v) for v in (*xs, *ys)):
+        return math.nan
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxx = sum((x - mx) ** 2 for x in xs)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
+
+
+def r_squared(xs: Sequence[float], ys: Sequence[float]) -> float:
+    """Coefficient of determination of the least-squares line of ys on xs."""
+    n = len(xs)
+    b = slope(xs, ys)
+    if math.isnan(b):
+        return math.nan
+    mx, my = sum(xs) / n, sum(ys) / n
+    ss_tot = sum((y - my) ** 2 for y in ys)
+    ss_res = sum((y - my - b * (x - mx)) ** 2 for x, y in zip(xs, ys))
+    return 1.0 - ss_res / ss_tot if ss_tot > 0 else 1.0
+
+
+@dataclass(frozen=True)
+class Exceedance:
+    """Outcome of the exceedance test on per-seed violations (v_s > 0: seed s fails)."""
+
+    reject: bool
+    margin: float
+    failures: int
+    needed: int
+    p_value: float
+
+
+def exceedance(violations: Sequence[float], p0: float, alpha: float) -> Exceedance:
+    """Exact one-sided binomial test of H0: P(v > 0) <= p0 on S per-seed violations.
+    ``needed`` is the fewest failures that reject at ``alpha``; ``margin`` is minus the
+    ``needed``-th largest violation, so margin < 0 exactly when the test rejects and
+    |margin| says by how much (in the violation's units).  NaN counts as a failure."""
+    s = len(violations)
+    needed = next((k for k in range(1, s + 1) if binomial_upper_tail(k, s, p0) <= alpha), s + 1)
+    worst_first = sorted(violations, key=lambda v: (not math.isnan(v), -v if not math.isnan(v) else 0))
+    failures = sum(1 for v in violations if math.isnan(v) or v > 0)
+    margin = math.inf if needed > s else -worst_first[needed - 1]
+    if math.isnan(margin):
+        margin = -math.inf
+    reject, p_value = exceedance_rejects(failures, s, p0, alpha)
+    return Exceedance(reject, margin, failures, needed, p_value)
+
+
+def band_margin(interval: Interval, lo: float, hi: float) -> float:
+    """How far ``interval`` overlaps the band [lo, hi] (> 0) or misses it (< 0)."""
+    if interval.disjoint_from(lo, hi) and (math.isnan(interval.lo) or math.isnan(interval.hi)):
+        return -math.inf
+    return min(interval.hi - lo, hi - interval.lo)

@@ -1,0 +1,1 @@
+"""Hypothesis strategies for settings: sizes, scales and seeds, never weight tensors."""
