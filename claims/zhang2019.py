@@ -258,24 +258,28 @@ forward_constant = Claim(
 
 # D-T4 ------------------------------------------------------------------------------
 
+GRADIENT_DEPTHS = (64, 256)
+GRADIENT_OUT_DIM = 16  # d: F sums n d squared residuals, so sqrt(F) concentrates
+
+
 def _gradient_settings(scale: Scale) -> st.SearchStrategy[Setting]:
-    return residual_settings(scale, depths=(64, 256), widths=(64, 128, 256), pair=4)
+    return st.fixed_dictionaries({"width": widths_fitting(scale, GRADIENT_DEPTHS[-1], (64, 128, 256)),
+                                  "seed": seeds()})
 
 
 def _gradient_scale_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:
     count = _rate_seeds(ctx, tests=2)
-    base = setting["depth"]
-    x = data.unit_sphere(8, IN_DIM, setting["seed"]).to(ctx.device)
-    y = data.gaussian_targets(8, 1, setting["seed"] + 1).to(ctx.device)
+    x = data.unit_sphere(SAMPLES, IN_DIM, setting["seed"]).to(ctx.device)
+    y = data.gaussian_targets(SAMPLES, GRADIENT_OUT_DIM, setting["seed"] + 1).to(ctx.device)
     ratios, spread = [], None
-    for depth in (base, setting["pair"] * base):
-        ens, _ = _ensemble(subject, setting, ctx, depth, 1 / math.sqrt(depth), count)
+    for depth in GRADIENT_DEPTHS:
+        ens, _ = _ensemble(subject, setting, ctx, depth, 1 / math.sqrt(depth), count, out_dim=GRADIENT_OUT_DIM)
         loss, layer_grads = train.layer_gradients(ens, x, y)
         ratios.append(layer_grads.norm(dim=1) / loss.sqrt())
         spread = layer_grads.amax(dim=1) / layer_grads.amin(dim=1)
         del ens
     saturation = (ratios[1] / ratios[0]).tolist()
-    return {"depths": [base, setting["pair"] * base], "grad_ratio_median": [float(r.median()) for r in ratios],
+    return {"depths": list(GRADIENT_DEPTHS), "grad_ratio_median": [float(r.median()) for r in ratios],
             "saturation": saturation, "band": [0.7, 1.4],
             "layer_spread": spread, "spread_bound": 10.0, "seeds": count}
 

@@ -1,0 +1,14 @@
+"""Test configuration: one CPU thread per xdist worker (reduction order then does not
+depend on the machine), and the resclaims profile from --resclaims-profile / env."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import torch
+
+if "PYTEST_XDIST_WORKER" in os.environ or os.environ.get("CI"):
+    torch.set_num_threads(1)
+
+sys.path.insert(0, str(Path(__file__).parent / "fixtures"))  # user-model fixtures: `usermodels:...`

@@ -1,0 +1,150 @@
+"""The engine and the command line: catalog, verdicts, replay, and bad input."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import resclaims
+from resclaims import registry
+from resclaims.cli import main
+from resclaims.claim import Claim
+from resclaims.family import SubjectError
+
+FIXTURES = str(Path(__file__).parent / "fixtures")
+CHEAP = "zhang2019.forward_stable"
+
+
+def test_catalog_is_complete_and_well_formed() -> None:
+    claims = registry.claims()
+    assert {c.split(".")[0] for c in claims} == {"zhang2019"}
+    for claim in claims.values():
+        assert claim.cite.arxiv == "1903.07120" and claim.statement and claim.thresholds
+        assert registry.reference(claim.family).mutant_of is None
+
+
+def test_claim_definition_errors_are_early() -> None:
+    base = registry.get(CHEAP)
+    with pytest.raises(ValueError, match="provenance"):
+        Claim(**{**base.__dict__, "provenance": "folklore"})
+    with pytest.raises(ValueError, match="<paper>.<name>"):
+        Claim(**{**base.__dict__, "id": "Forward"})
+
+
+def test_list_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["id"] for r in rows} == set(registry.claims())
+    assert main(["list", "--subjects"]) == 0
+
+
+def test_check_writes_json_and_holds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "r.json"
+    assert main(["check", "--claims", CHEAP, "--json", str(out)]) == 0
+    payload = json.loads(out.read_text())
+    assert payload["complete"] and payload["environment"]["profile"] == "ci"
+    (result,) = payload["results"]
+    assert result["claim"] == CHEAP and result["verdict"] == "holds" and result["seconds"] > 0
+    assert "holds" in capsys.readouterr().out
+
+
+def test_falsified_counterexample_and_replay(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--claims", CHEAP, "--subject", "zhang2019.no_tau"]) == 1
+    text = capsys.readouterr().out
+    assert "falsified on subject zhang2019.no_tau" in text and "replay:" in text
+    setting = text.split("--setting '")[1].split("'")[0]
+    assert json.loads(setting)["depth"] == 4  # shrunk to the smallest depth
+    assert main(["check", "--claims", CHEAP, "--subject", "zhang2019.no_tau", "--setting", setting]) == 1
+
+
+def test_verify_raises_readable_assertion() -> None:
+    with pytest.raises(AssertionError, match=r"(?s)falsified.*setting:.*evidence:.*replay:"):
+        resclaims.verify(CHEAP, "zhang2019.no_tau")
+    assert resclaims.verify(CHEAP).verdict == "holds"
+
+
+def test_replay_is_bit_identical() -> None:
+    setting = {"depth": 16, "width": 64, "c": 0.5, "seed": 3}
+    a = resclaims.run(CHEAP, setting=setting)
+    b = resclaims.run(CHEAP, setting=setting)
+    assert a.evidence == b.evidence
+
+
+def test_user_factory_without_generator_is_deterministic() -> None:
+    setting = {"depth": 8, "width": 64, "c": 0.5, "seed": 1}
+    a = resclaims.run(CHEAP, "usermodels:good", setting=setting)
+    b = resclaims.run(CHEAP, "usermodels:good", setting=setting)
+    assert a.verdict == "holds" and a.evidence == b.evidence
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("usermodels:not_a_module", "not a torch.nn.Module"),
+    ("usermodels:wrong_shape", "output has shape"),
+    ("usermodels:nan_output", "not finite"),
+    ("usermodels:no_blocks", "lacks attribute(s) stem, blocks"),
+    ("usermodels:missing_keyword", "does not accept keyword(s) tau"),
+    ("usermodels:raises", "factory raised RuntimeError"),
+])
+def test_broken_subject_is_an_error_result(spec: str, message: str, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "r.json"
+    assert main(["check", "--claims", CHEAP, "--subject", spec, "--json", str(out)]) == 2
+    (result,) = json.loads(out.read_text())["results"]
+    assert result["verdict"] == "error" and message in result["summary"] and spec in result["summary"]
+    with pytest.raises(SubjectError, match="subject"):
+        resclaims.verify(CHEAP, spec)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--subject", "nonexistent.module:f"], "cannot import module 'nonexistent.module'"),
+    (["--subject", "usermodels:absent"], "has no attribute 'absent'"),
+    (["--subject", "usermodels:NOT_CALLABLE"], "is not callable"),
+    (["--subject", "no_such_subject"], "unknown subject"),
+    (["--claims", "nosuch.*"], "no claim matches 'nosuch.*'"),
+    (["--setting", "{bad"], "not valid JSON"),
+])
+def test_usage_errors_are_one_line_exit_2(argv: list[str], message: str,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--claims", CHEAP, *argv] if "--claims" not in argv else ["check", *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0] and "Traceback" not in err[0]
+
+
+def test_console_script_reports_without_traceback() -> None:
+    env = {**os.environ, "PYTHONPATH": FIXTURES}
+    proc = subprocess.run([sys.executable, "-m", "resclaims.cli", "check", "--subject", "nonexistent.module:f"],
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().count("\n") == 0
+
+
+def test_interrupted_run_keeps_partial_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import resclaims.cli as cli
+
+    calls = []
+    real = cli.run
+
+    def interrupt_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+    monkeypatch.setattr(cli, "run", interrupt_second)
+    out = tmp_path / "r.json"
+    assert main(["check", "--claims", CHEAP, "--claims", "zhang2019.forward_constant", "--json", str(out)]) == 130
+    payload = json.loads(out.read_text())
+    assert not payload["complete"] and [r["claim"] for r in payload["results"]] == [CHEAP]
+
+
+def test_profiles_resolve(monkeypatch: pytest.MonkeyPatch) -> None:
+    from resclaims.profiles import UnknownProfile, resolve
+
+    assert resolve().name == "ci"
+    monkeypatch.setenv("RESCLAIMS_PROFILE", "dev")
+    assert resolve().name == "dev" and resolve("thorough").name == "thorough"
+    with pytest.raises(UnknownProfile):
+        resolve("fast")
