@@ -97,7 +97,14 @@ class Subject:
         model = self.build(seed=0, **self.family.probe)
         gen = torch.Generator().manual_seed(0)
         x = torch.randn(4, self.family.probe["in_dim"], generator=gen, dtype=torch.float64)
-        self.family.validate(model, self.family.probe, x)
+        try:
+            self.family.validate(model, self.family.probe, x)
+        except SubjectError as exc:
+            raise SubjectError(f"subject {self.name}: {exc} (family {self.family.name}, "
+                               f"probe {self.family.probe})") from None
+        except Exception as exc:  # the model itself crashed on the probe input
+            raise SubjectError(f"subject {self.name}: model raised {type(exc).__name__} on the "
+                               f"probe input: {exc}") from None
 
 
 def _parameters(factory: Factory) -> set[str]:
