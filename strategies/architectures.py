@@ -63,6 +63,7 @@ def residual_settings(scale: Scale, depths: tuple[int, int], widths: Sequence[in
 
 
 def widths_fitting(scale: Scale, depth: int, widths: Sequence[int]) -> st.SearchStrategy[int]:
-    """A width from ``widths`` such that a depth-``depth`` model fits the caps."""
+    """A width from ``widths`` such that a depth-``depth`` model fits the caps (the
+    smallest width when none fits: the claim's ladder is fixed, so it must run)."""
     allowed = [w for w in widths if fits(scale, depth, w)] or [min(widths)]
     return st.sampled_from(allowed)
