@@ -88,6 +88,7 @@ def test_user_factory_without_generator_is_deterministic() -> None:
     ("usermodels:no_blocks", "lacks attribute(s) stem, blocks"),
     ("usermodels:missing_keyword", "does not accept keyword(s) tau"),
     ("usermodels:raises", "factory raised RuntimeError"),
+    ("usermodels:crashes_when_deep", "raised RuntimeError during zhang2019.forward_stable"),
 ])
 def test_broken_subject_is_an_error_result(spec: str, message: str, tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:

@@ -79,6 +79,10 @@ def run(claim: Claim | str, subject: Subject | str | None = None, profile: Profi
     except SubjectError as exc:
         return Result(claim.id, name, "error", seconds=time.perf_counter() - start,
                       summary=str(exc), profile=prof.name)
+    except Exception as exc:  # a model that crashes mid-check must not end the whole run
+        return Result(claim.id, name, "error", seconds=time.perf_counter() - start,
+                      summary=f"subject {name} raised {type(exc).__name__} during {claim.id}: {exc}",
+                      profile=prof.name)
 
 
 def _search(claim: Claim, subject: Subject, prof: Profile, ctx: Context, start: float,
