@@ -39,15 +39,20 @@ def test_batchnorm_subject_falls_back_to_loop() -> None:
     assert torch.isfinite(sweeps.log_norms(ens, x)).all()
 
 
+def _plain_log_norms(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """log ||h_l|| by a plain forward pass, no rescaling: shape (n, L + 1)."""
+    h = model.stem(x)
+    out = [h.norm(dim=-1).log()]
+    for block in model.blocks:
+        h = block(h)
+        out.append(h.norm(dim=-1).log())
+    return torch.stack(out, -1)
+
+
 def test_log_norms_match_a_plain_forward() -> None:
     ens, x = _ensemble(seeds=(4,))
     model = REFERENCE.build(4, depth=6, width=16, tau=0.4, in_dim=7, out_dim=2)
-    h = model.stem(x)
-    expected = [h.norm(dim=-1).log()]
-    for block in model.blocks:
-        h = block(h)
-        expected.append(h.norm(dim=-1).log())
-    torch.testing.assert_close(sweeps.log_norms(ens, x)[0], torch.stack(expected, -1), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(sweeps.log_norms(ens, x)[0], _plain_log_norms(model, x), rtol=1e-12, atol=1e-12)
 
 
 def test_rescaling_is_exact_and_prevents_overflow() -> None:
@@ -55,13 +60,7 @@ def test_rescaling_is_exact_and_prevents_overflow() -> None:
     the sweep stays finite and agrees with the plain pass wherever that is finite."""
     ens, x = _ensemble(depth=2048, width=16, tau=1.0, seeds=(0,))
     logs = sweeps.log_norms(ens, x)[0]
-    model = REFERENCE.build(0, depth=2048, width=16, tau=1.0, in_dim=7, out_dim=2)
-    h = model.stem(x)
-    plain = [h.norm(dim=-1).log()]
-    for block in model.blocks:
-        h = block(h)
-        plain.append(h.norm(dim=-1).log())
-    plain = torch.stack(plain, -1)
+    plain = _plain_log_norms(REFERENCE.build(0, depth=2048, width=16, tau=1.0, in_dim=7, out_dim=2), x)
     assert torch.isfinite(logs).all() and not torch.isfinite(plain[:, -1]).any()
     finite = torch.isfinite(plain)
     assert logs[:, -1].min() > 256 * math.log(2.0)  # rescaling did happen

@@ -7,6 +7,7 @@ could not be used (an ``error`` result); 130 interrupted (partial JSON kept).
 from __future__ import annotations
 
 import argparse
+from contextlib import nullcontext
 import json
 import sys
 import time
@@ -98,7 +99,7 @@ def _check(args: argparse.Namespace) -> int:
     catalog = registry.claims()
     try:
         for i, claim in enumerate(claims, 1):
-            with err.status(f"[{i}/{len(claims)}] {claim.id} ...") if err.is_terminal else _Null():
+            with err.status(f"[{i}/{len(claims)}] {claim.id} ...") if err.is_terminal else nullcontext():
                 result = run(claim, args.subject, profile=profile, device=args.device,
                              setting=setting, shrink=not args.no_shrink)
             results.append(result)
@@ -123,14 +124,6 @@ def _check(args: argparse.Namespace) -> int:
     if any(r.verdict == "error" for r in results):
         return 2
     return 1 if any(r.verdict == "falsified" for r in results) else 0
-
-
-class _Null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *_: object) -> None:
-        return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -136,6 +136,6 @@ def exceedance(violations: Sequence[float], p0: float, alpha: float) -> Exceedan
 
 def band_margin(interval: Interval, lo: float, hi: float) -> float:
     """How far ``interval`` overlaps the band [lo, hi] (> 0) or misses it (< 0)."""
-    if interval.disjoint_from(lo, hi) and (math.isnan(interval.lo) or math.isnan(interval.hi)):
+    if math.isnan(interval.lo) or math.isnan(interval.hi):
         return -math.inf
     return min(interval.hi - lo, hi - interval.lo)
