@@ -62,7 +62,7 @@ class GradientDescent:
 
     def time_gd_150_steps(self) -> None:
         train.gradient_descent(lambda: train.squared_loss(self.ens, self.x, self.y),
-                               train.block_parameters(self.ens), 0.2 / (64 * 8), 150)
+                               self.ens.trained_parameters(), 0.2 / (64 * 8), 150)
 
 
 class Conformance:

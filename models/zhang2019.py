@@ -1,23 +1,42 @@
-"""Zhang, Yu, Yi, Chen, Liu: the tau-scaled ResNet of arXiv:1903.07120, Sect. 2.
+"""Zhang, Yu, Yi, Chen, Liu: tau-scaled ResNets (arXiv:1903.07120), as a family of architectures.
+
+The paper's theory model (Sect. 2) is one member:
 
     h_0 = ReLU(A x),  h_l = ReLU(h_{l-1} + tau W_l h_{l-1})  (l = 1..L),  y = B h_L,
 
-with A in R^{m x p}, W_l in R^{m x m}, B in R^{d x m} and, at initialisation,
-A, W_l ~ N(0, 2/m) and B ~ N(0, 1/d) entrywise [paper eq. 1; init RECON].  tau scales
-the output of the parametric branch; the ReLU comes after the addition.
+with A, W_l ~ N(0, 2/m) and B ~ N(0, 1/d) entrywise [paper eq. 1; init RECON].  The
+theorem's hypotheses (tau on the output of the parametric branch, ReLU after the add,
+He initialisation, no normalisation) admit more; ``tau_resnet`` builds them all:
+
+* ``block``: ``"mlp"`` (W_l matrices) or ``"conv"`` (3x3 convolutions, as the paper's
+  CIFAR code);
+* ``branch_depth``: k = 1 or 2 weight layers in the branch, F(h) = W_k ... ReLU(W_1 h);
+* ``stages``: 1 to 3; the first block of each later stage is a transition that doubles
+  the width (and, for conv blocks, halves the resolution with stride 2) and has its own
+  shortcut, the parameter-free option A of the official code (subsample, append zero
+  channels);
+* ``input``: ``"vector"`` x in R^in_dim, or ``"image"`` x in R^{3 x image x image};
+  inputs have ||x|| = 1.
+
+Every branch weight is N(0, 2/fan_in) (He); the head is B ~ N(0, 1/d) after global
+average pooling for conv blocks.
 """
 from __future__ import annotations
 
 import math
-from typing import Any
+from functools import partial
+from typing import Any, Sequence
 
 import torch
 from torch import Tensor, nn
 from torch.nn.utils import skip_init
 
-from resclaims.family import Family, Subject, SubjectError
+from resclaims.core.ensemble import input_of
+from resclaims.family import Adapter, Family, Subject, SubjectError
 
-__all__ = ["TAU_RESNET", "TauBlock", "TauResNet", "tau_resnet", "gaussian_", "linear", "SUBJECTS"]
+__all__ = ["TAU_RESNET", "TauBlock", "TauResNet", "tau_resnet", "stage_sizes", "gaussian_", "SUBJECTS"]
+
+IMAGE_CHANNELS = 3
 
 
 def gaussian_(weight: Tensor, variance: float, generator: torch.Generator) -> Tensor:
@@ -26,38 +45,75 @@ def gaussian_(weight: Tensor, variance: float, generator: torch.Generator) -> Te
         return weight.normal_(0.0, math.sqrt(variance), generator=generator)
 
 
-def linear(in_dim: int, out_dim: int, dtype: torch.dtype) -> nn.Linear:
-    """A bias-free ``nn.Linear`` whose weight is left uninitialised (skipping torch's
-    default init, which would draw from the global RNG and cost as much as ours)."""
-    return skip_init(nn.Linear, in_dim, out_dim, bias=False, dtype=dtype)
+def layer(kind: str, c_in: int, c_out: int, dtype: torch.dtype, stride: int = 1, bias: bool = False) -> nn.Module:
+    """A weight layer whose weight is left uninitialised (skipping torch's default init,
+    which would draw from the global RNG): ``nn.Linear`` for ``mlp``, a 3x3
+    ``nn.Conv2d`` (padding 1) for ``conv``.  A bias, if asked for, starts at zero."""
+    if kind == "mlp":
+        module = skip_init(nn.Linear, c_in, c_out, bias=bias, dtype=dtype)
+    else:
+        module = skip_init(nn.Conv2d, c_in, c_out, 3, stride=stride, padding=1, bias=bias, dtype=dtype)
+    if bias:
+        nn.init.zeros_(module.bias)
+    return module
+
+
+class OptionA(nn.Module):
+    """The parameter-free transition shortcut of the official code: keep every
+    ``stride``-th position, append ``extra`` zero channels (dimension 1)."""
+
+    def __init__(self, stride: int, extra: int) -> None:
+        super().__init__()
+        self.stride, self.extra = stride, extra
+
+    def forward(self, h: Tensor) -> Tensor:
+        if self.stride > 1:
+            h = h[..., ::self.stride, ::self.stride]
+        return torch.cat([h, h.new_zeros((h.shape[0], self.extra, *h.shape[2:]))], dim=1)
 
 
 class TauBlock(nn.Module):
-    """One residual block h -> ReLU(h + tau W h), W ~ N(0, 2/m)."""
+    """One residual block h -> ReLU(P h + tau F(h)): F has ``branch_depth`` weight layers
+    with ReLU between them, each N(0, 2/fan_in); P is the identity, or OptionA at a
+    stage transition (c_in != c_out or stride 2)."""
 
-    def __init__(self, width: int, tau: float, generator: torch.Generator,
-                 dtype: torch.dtype = torch.float64) -> None:
+    bias = False  # controls switch on zero-initialised layer biases
+
+    def __init__(self, kind: str, c_in: int, c_out: int, tau: float, generator: torch.Generator,
+                 dtype: torch.dtype = torch.float64, branch_depth: int = 1, stride: int = 1) -> None:
         super().__init__()
-        self.tau = tau
-        self.linear = linear(width, width, dtype)
-        self.init_weight(generator)
+        self.kind, self.tau = kind, tau
+        layers = [layer(kind, c_in, c_out, dtype, stride, self.bias)]
+        for _ in range(branch_depth - 1):
+            layers += [nn.ReLU(), layer(kind, c_out, c_out, dtype, bias=self.bias)]
+        self.branch = nn.Sequential(*layers)
+        self.shortcut = nn.Identity() if (c_in, stride) == (c_out, 1) else OptionA(stride, c_out - c_in)
+        self.init_weights(generator)
 
-    def init_weight(self, generator: torch.Generator) -> None:
-        """W_l ~ N(0, 2/m): He initialisation, so ReLU(W h) keeps E||.||^2."""
-        gaussian_(self.linear.weight, 2.0 / self.linear.in_features, generator)
+    def weights(self) -> list[Tensor]:
+        """The branch's weight matrices or kernels W_1..W_k."""
+        return [m.weight for m in self.branch if isinstance(m, (nn.Linear, nn.Conv2d))]
+
+    def init_weights(self, generator: torch.Generator) -> None:
+        """W ~ N(0, 2/fan_in): He initialisation, so ReLU(W h) keeps E||.||^2."""
+        for w in self.weights():
+            gaussian_(w, 2.0 / w[0].numel(), generator)
 
     def forward(self, h: Tensor) -> Tensor:
-        return torch.relu(h + self.tau * self.linear(h))
+        return torch.relu(self.shortcut(h) + self.tau * self.branch(h))
 
 
 class TauResNet(nn.Module):
-    """stem (h_0 = ReLU(A x)), blocks (the L residual blocks), head (y = B h_L)."""
+    """stem (h_0), blocks (the L residual blocks), head (y = B h_L); ``input_shape`` is the
+    shape of one input."""
 
-    def __init__(self, stem: nn.Module, blocks: list[nn.Module], head: nn.Module) -> None:
+    def __init__(self, stem: nn.Module, blocks: Sequence[nn.Module], head: nn.Module,
+                 input_shape: tuple[int, ...]) -> None:
         super().__init__()
         self.stem = stem
         self.blocks = nn.ModuleList(blocks)
         self.head = head
+        self.input_shape = input_shape
 
     def forward(self, x: Tensor) -> Tensor:
         h = self.stem(x)
@@ -66,53 +122,107 @@ class TauResNet(nn.Module):
         return self.head(h)
 
 
-def tau_resnet(depth: int, width: int, tau: float, in_dim: int, out_dim: int,
-               generator: torch.Generator, dtype: torch.dtype = torch.float64,
-               block: type[TauBlock] = TauBlock) -> TauResNet:
-    """The reference subject: depth L = ``depth`` residual blocks of width m = ``width``,
-    branch scale ``tau``, A ~ N(0, 2/m), B ~ N(0, 1/d).  ``block`` lets mutants swap
-    the block; the reference always uses ``TauBlock``."""
-    a = linear(in_dim, width, dtype)
-    gaussian_(a.weight, 2.0 / width, generator)
-    blocks = [block(width, tau, generator, dtype) for _ in range(depth)]
-    b = linear(width, out_dim, dtype)
-    gaussian_(b.weight, 1.0 / out_dim, generator)
-    return TauResNet(nn.Sequential(a, nn.ReLU()), blocks, b)
+def stage_sizes(depth: int, stages: int) -> list[int]:
+    """``depth`` blocks split over ``stages`` as evenly as possible, earlier stages first."""
+    if not 1 <= stages <= depth:
+        raise ValueError(f"cannot split {depth} blocks into {stages} stages")
+    return [depth // stages + (i < depth % stages) for i in range(stages)]
 
 
-def _validate(model: nn.Module, probe: dict[str, Any], x: Tensor) -> None:
-    """The contract of a residual stack: ``blocks`` has ``depth`` entries, each keeps the
-    shape (n, width), and the whole model maps (n, in_dim) to finite (n, out_dim)."""
-    depth, width, out_dim = probe["depth"], probe["width"], probe["out_dim"]
-    if len(model.blocks) != depth:
-        raise SubjectError(f"model has {len(model.blocks)} blocks for depth={depth}")
+def tau_resnet(depth: int, tau: float, width: int = 64, *, generator: torch.Generator,
+               dtype: torch.dtype = torch.float64, block: str = "mlp", branch_depth: int = 1,
+               stages: int = 1, input: str = "vector", image: int = 8, in_dim: int = 16,
+               out_dim: int = 1, block_class: type[TauBlock] = TauBlock,
+               reverse_draws: bool = False) -> TauResNet:
+    """A tau-ResNet of the family (see the module docstring): ``depth`` = L residual
+    blocks over ``stages`` stages, first-stage width ``width`` (channels for conv),
+    branch scale ``tau``.  ``block_class`` lets mutants and controls swap the block and
+    ``reverse_draws`` draws the blocks' weights last block first; the reference uses
+    neither."""
+    if block not in ("mlp", "conv") or input not in ("vector", "image"):
+        raise ValueError(f"unknown architecture block={block!r}, input={input!r}")
+    if block == "conv" and input != "image":
+        raise ValueError("conv blocks need image inputs")
+    input_shape = (in_dim,) if input == "vector" else (IMAGE_CHANNELS, image, image)
+    if block == "conv":
+        first = layer("conv", IMAGE_CHANNELS, width, dtype)
+        stem: nn.Module = nn.Sequential(first, nn.ReLU())
+    else:
+        first = layer("mlp", math.prod(input_shape), width, dtype)
+        stem = nn.Sequential(nn.Flatten(), first, nn.ReLU())
+    gaussian_(first.weight, 2.0 / first.weight[0].numel(), generator)
+    specs = []  # (c_in, c_out, stride) per block
+    c = width
+    for s, size in enumerate(stage_sizes(depth, stages)):
+        for i in range(size):
+            transition = s > 0 and i == 0
+            specs.append((c, 2 * c if transition else c, 2 if transition and block == "conv" else 1))
+            c = specs[-1][1]
+    order = range(len(specs) - 1, -1, -1) if reverse_draws else range(len(specs))
+    made = {i: block_class(block, *specs[i][:2], tau, generator, dtype, branch_depth, specs[i][2]) for i in order}
+    head_linear = skip_init(nn.Linear, c, out_dim, bias=False, dtype=dtype)
+    gaussian_(head_linear.weight, 1.0 / out_dim, generator)
+    head = head_linear if block == "mlp" else nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), head_linear)
+    return TauResNet(stem, [made[i] for i in range(len(specs))], head, input_shape)
+
+
+def _validate(model: nn.Module, blocks: Sequence[nn.Module], x: Tensor) -> None:
+    """The contract of a residual network: ``blocks`` has ``depth`` entries (probe depth),
+    the forward pass applies them in that order with nothing in between (block l+1
+    receives exactly block l's output), and the model maps x to a finite (n, d) output."""
+    depth = TAU_RESNET.probe["depth"]
+    if len(blocks) != depth:
+        raise SubjectError(f"model has {len(blocks)} blocks for depth={depth}")
     with torch.no_grad():
-        h = model.stem(x)
-        if tuple(h.shape) != (x.shape[0], width):
-            raise SubjectError(f"stem maps {tuple(x.shape)} to {tuple(h.shape)}, expected {(x.shape[0], width)}")
-        for block in model.blocks:
-            h = block(h)
-        if tuple(h.shape) != (x.shape[0], width):
-            raise SubjectError(f"blocks return shape {tuple(h.shape)}, expected {(x.shape[0], width)}")
-        y = model.head(h)
-    if tuple(y.shape) != (x.shape[0], out_dim):
-        raise SubjectError(f"output has shape {tuple(y.shape)}, expected {(x.shape[0], out_dim)}")
+        input_of(model, blocks[0], x)  # the stem alone must reach block 1
+    seen: list[tuple[int, Tensor, Tensor]] = []
+    hooks = [b.register_forward_hook(lambda m, a, out, l=l: seen.append((l, a[0], out)))
+             for l, b in enumerate(blocks)]
+    try:
+        with torch.no_grad():
+            y = model(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    if [l for l, _, _ in seen] != list(range(depth)):
+        raise SubjectError(f"the forward pass called blocks {[l + 1 for l, _, _ in seen]}, expected "
+                           f"each of 1..{depth} once, in order")
+    for (l, _, out), (_, nxt, _) in zip(seen, seen[1:]):
+        if not (out is nxt or (out.shape == nxt.shape and torch.equal(out, nxt))):
+            raise SubjectError(f"block {l + 2} does not receive block {l + 1}'s output: blocks(model) "
+                               f"must list blocks applied in sequence")
+    if y.dim() != 2 or y.shape[0] != x.shape[0]:
+        raise SubjectError(f"output has shape {tuple(y.shape)}, expected (n, d) = ({x.shape[0]}, d)")
     if not torch.isfinite(y).all():
         raise SubjectError("output is not finite (NaN or inf) on the probe input")
 
 
 TAU_RESNET = Family(
     name="tau-resnet",
-    keywords=("depth", "width", "tau", "in_dim", "out_dim"),
-    attributes=("stem", "blocks", "head"),
-    probe={"depth": 3, "width": 8, "tau": 0.5, "in_dim": 5, "out_dim": 2},
+    keywords=("depth", "tau"),
+    probe={"depth": 3, "tau": 0.5, "width": 8, "in_dim": 5, "out_dim": 2},
     validate=_validate,
-    doc="factory(depth, width, tau, in_dim, out_dim[, generator, dtype]) -> module with "
-        "stem: (n, in_dim) -> (n, width), blocks: `depth` modules (n, width) -> (n, width), "
-        "head: (n, width) -> (n, out_dim); tau multiplies each residual branch.",
+    doc="Adapter(build(depth, tau[, width, generator, dtype, ...]) -> model with `depth` residual "
+        "blocks whose branch output tau multiplies; blocks(model) in order; inputs(n, generator); "
+        "branch_parameters(model)).  A bare factory is an Adapter whose model has `.blocks`.",
 )
 
+REFERENCE = Adapter(build=tau_resnet)
+
+
+def variant(name: str, build: Any, doc: str, role: str, killed_by: tuple[str, ...] = ()) -> Subject:
+    """A mutant or control of the reference: same family, its own builder."""
+    return Subject(f"zhang2019.{name}", TAU_RESNET, Adapter(build=build), doc=doc, role=role,  # type: ignore[arg-type]
+                   mutant_of="zhang2019.reference", killed_by=killed_by)
+
+
+def with_block(block_class: type[TauBlock]) -> Any:
+    """The reference builder with its block swapped (every architecture of the family)."""
+    return partial(tau_resnet, block_class=block_class)
+
+
 SUBJECTS = [
-    Subject("zhang2019.reference", TAU_RESNET, tau_resnet,
-            doc="h_l = ReLU(h_{l-1} + tau W_l h_{l-1}), W_l ~ N(0, 2/m) [1903.07120 Sect. 2]"),
+    Subject("zhang2019.reference", TAU_RESNET, REFERENCE,
+            doc="h_l = ReLU(P h_{l-1} + tau F_l(h_{l-1})), He init; MLP or conv blocks, branch "
+                "depth 1-2, 1-3 stages [1903.07120 Sect. 2 and official code]"),
 ]

@@ -1,95 +1,138 @@
-"""Realistic bugs in tau-scaled ResNet code, each a subject of the tau-resnet family.
+"""Realistic bugs in tau-scaled ResNet code (mutants) and harmless variants (controls),
+each a subject of the tau-resnet family over every architecture the family builds.
 
-``killed_by`` is the kill matrix: the claims expected to falsify each mutant, checked
-cell by cell in tests/test_kill_matrix.py.  The notes for arXiv:1903.07120 list which
-claim the theory says should catch each bug; the cells below were then measured.
+``killed_by`` is the kill matrix: for a mutant, the claims expected to falsify it; for
+a control, the reference-conformance claims that pin the constant it changes (no
+theorem claim may flag a control).  tests/test_kill_matrix.py checks every cell.  The
+notes for arXiv:1903.07120 list which claim the theory says should catch each bug;
+the cells below were then measured.
 """
 from __future__ import annotations
 
 import math
-from functools import partial
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from resclaims.models.zhang2019 import TAU_RESNET, TauBlock, gaussian_, tau_resnet
-from resclaims.family import Subject
+from resclaims.models.zhang2019 import TauBlock, gaussian_, tau_resnet, variant, with_block
+
+P = "zhang2019."
 
 
 class NoTauBlock(TauBlock):
-    """Bug: the branch is never scaled: ReLU(h + W h)."""
+    """Bug: the branch is never scaled: ReLU(P h + F(h))."""
 
     def forward(self, h: Tensor) -> Tensor:
-        return torch.relu(h + self.linear(h))
+        return torch.relu(self.shortcut(h) + self.branch(h))
 
 
 class ShortcutTauBlock(TauBlock):
-    """Bug: tau multiplies the whole sum, shortcut included: ReLU(tau (h + W h))."""
+    """Bug: tau multiplies the whole sum, shortcut included: ReLU(tau (P h + F(h)))."""
 
     def forward(self, h: Tensor) -> Tensor:
-        return torch.relu(self.tau * (h + self.linear(h)))
+        return torch.relu(self.tau * (self.shortcut(h) + self.branch(h)))
 
 
 class TwiceTauBlock(TauBlock):
-    """Bug: tau applied twice (once in the branch, once at the add): ReLU(h + tau^2 W h)."""
+    """Bug: tau applied twice (once in the branch, once at the add): ReLU(P h + tau^2 F(h))."""
 
     def forward(self, h: Tensor) -> Tensor:
-        return torch.relu(h + self.tau * (self.tau * self.linear(h)))
+        return torch.relu(self.shortcut(h) + self.tau * (self.tau * self.branch(h)))
 
 
 class NormAfterTauBlock(TauBlock):
-    """Bug: tau placed before a BatchNorm, which cancels it: ReLU(h + BN(tau W h))."""
+    """Bug: tau placed before a BatchNorm, which cancels it: ReLU(P h + BN(tau F(h)))."""
 
-    def __init__(self, width: int, tau: float, generator: torch.Generator,
-                 dtype: torch.dtype = torch.float64) -> None:
-        super().__init__(width, tau, generator, dtype)
-        self.norm = nn.BatchNorm1d(width, dtype=dtype)
+    def __init__(self, kind: str, c_in: int, c_out: int, *args: Any, **kwargs: Any) -> None:
+        super().__init__(kind, c_in, c_out, *args, **kwargs)
+        dtype = self.weights()[0].dtype
+        self.norm = (nn.BatchNorm1d if kind == "mlp" else nn.BatchNorm2d)(c_out, dtype=dtype)
 
     def forward(self, h: Tensor) -> Tensor:
-        return torch.relu(h + self.norm(self.tau * self.linear(h)))
+        return torch.relu(self.shortcut(h) + self.norm(self.tau * self.branch(h)))
+
+
+class DetachedBranchBlock(TauBlock):
+    """Bug: the branch output is detached (a stray ``.detach()``/``no_grad``): the forward
+    pass is the reference's, but no gradient reaches W_l."""
+
+    def forward(self, h: Tensor) -> Tensor:
+        return torch.relu(self.shortcut(h) + self.tau * self.branch(h).detach())
 
 
 class LecunInitBlock(TauBlock):
-    """Bug: W_l ~ N(0, 1/m) (LeCun/Xavier-style fan-in variance) instead of N(0, 2/m)."""
+    """Bug: W ~ N(0, 1/fan_in) (LeCun/Xavier-style variance) instead of N(0, 2/fan_in)."""
 
-    def init_weight(self, generator: torch.Generator) -> None:
-        gaussian_(self.linear.weight, 1.0 / self.linear.in_features, generator)
+    def init_weights(self, generator: torch.Generator) -> None:
+        for w in self.weights():
+            gaussian_(w, 1.0 / w[0].numel(), generator)
 
 
 class TorchDefaultInitBlock(TauBlock):
-    """Bug: W_l left at torch's nn.Linear default, U(+-1/sqrt(m)), variance 1/(3m)."""
+    """Bug: W left at torch's default, U(+-1/sqrt(fan_in)), variance 1/(3 fan_in)."""
 
-    def init_weight(self, generator: torch.Generator) -> None:
-        nn.init.kaiming_uniform_(self.linear.weight, a=math.sqrt(5), generator=generator)
+    def init_weights(self, generator: torch.Generator) -> None:
+        for w in self.weights():
+            nn.init.kaiming_uniform_(w, a=math.sqrt(5), generator=generator)
 
 
-def tau_one_over_depth(depth: int, width: int, tau: float, in_dim: int, out_dim: int,
-                       generator: torch.Generator, dtype: torch.dtype = torch.float64) -> nn.Module:
+class ZeroBiasBlock(TauBlock):
+    """Control: every branch layer has a bias, initialised to zero (and trained)."""
+
+    bias = True
+
+
+class KaimingNormalBlock(TauBlock):
+    """Control: W drawn by ``nn.init.kaiming_normal_`` (fan_in, ReLU gain): the same
+    N(0, 2/fan_in), another sampling routine."""
+
+    def init_weights(self, generator: torch.Generator) -> None:
+        for w in self.weights():
+            nn.init.kaiming_normal_(w, nonlinearity="relu", generator=generator)
+
+
+def tau_one_over_depth(depth: int, tau: float, **arch: Any) -> nn.Module:
     """Bug: the model hard-codes tau = 1/L (the older O(1/L) scaling) and ignores ``tau``."""
-    return tau_resnet(depth, width, 1.0 / depth, in_dim, out_dim, generator, dtype)
+    return tau_resnet(depth, 1.0 / depth, **arch)
 
 
-def _mutant(name: str, factory, doc: str, killed_by: tuple[str, ...]) -> Subject:
-    return Subject(f"zhang2019.{name}", TAU_RESNET, factory, doc=doc,
-                   mutant_of="zhang2019.reference", killed_by=killed_by)
+def tau_over_sqrt2(depth: int, tau: float, **arch: Any) -> nn.Module:
+    """Control: tau / sqrt(2) (c/sqrt(2L) is still O(1/sqrt(L))): inside the theorem,
+    off the reference constant kappa."""
+    return tau_resnet(depth, tau / math.sqrt(2), **arch)
 
 
-def _block_mutant(name: str, block: type[TauBlock], killed_by: tuple[str, ...]) -> Subject:
-    return _mutant(name, partial(tau_resnet, block=block), block.__doc__ or "", killed_by)
+def reversed_draws(depth: int, tau: float, **arch: Any) -> nn.Module:
+    """Control: the blocks' weights are drawn last block first."""
+    return tau_resnet(depth, tau, reverse_draws=True, **arch)
+
+
+def _doc(obj: Any) -> str:
+    return (obj.__doc__ or "").split("\n")[0]
 
 
 SUBJECTS = [
-    _block_mutant("no_tau", NoTauBlock, killed_by=(
-        "zhang2019.forward_stable", "zhang2019.backward_stable", "zhang2019.forward_converse",
-        "zhang2019.gradient_scale", "zhang2019.gd_depth_free", "zhang2019.trains_without_norm")),
-    _mutant("tau_one_over_depth", tau_one_over_depth, tau_one_over_depth.__doc__ or "", killed_by=(
-        "zhang2019.forward_converse", "zhang2019.gradient_scale", "zhang2019.gd_depth_free")),
-    _block_mutant("tau_on_shortcut", ShortcutTauBlock, killed_by=(
-        "zhang2019.forward_stable", "zhang2019.forward_converse")),
-    _block_mutant("tau_twice", TwiceTauBlock, killed_by=(
-        "zhang2019.forward_converse", "zhang2019.gradient_scale", "zhang2019.gd_depth_free")),
-    _block_mutant("tau_before_norm", NormAfterTauBlock, killed_by=(
-        "zhang2019.forward_stable",)),
-    _block_mutant("init_lecun", LecunInitBlock, killed_by=("zhang2019.forward_constant",)),
-    _block_mutant("init_torch_default", TorchDefaultInitBlock, killed_by=("zhang2019.forward_constant",)),
+    variant("no_tau", with_block(NoTauBlock), _doc(NoTauBlock), "mutant", killed_by=(
+        P + "forward_stable", P + "backward_stable", P + "forward_converse", P + "gradient_scale",
+        P + "gd_depth_free", P + "trains_without_norm")),
+    variant("tau_one_over_depth", tau_one_over_depth, _doc(tau_one_over_depth), "mutant", killed_by=(
+        P + "forward_converse", P + "gradient_scale", P + "gd_depth_free")),
+    variant("tau_on_shortcut", with_block(ShortcutTauBlock), _doc(ShortcutTauBlock), "mutant", killed_by=(
+        P + "forward_stable", P + "forward_converse")),
+    variant("tau_twice", with_block(TwiceTauBlock), _doc(TwiceTauBlock), "mutant", killed_by=(
+        P + "forward_converse", P + "gradient_scale", P + "gd_depth_free")),
+    variant("tau_before_norm", with_block(NormAfterTauBlock), _doc(NormAfterTauBlock), "mutant", killed_by=(
+        P + "forward_stable",)),
+    variant("detached_branch", with_block(DetachedBranchBlock), _doc(DetachedBranchBlock), "mutant", killed_by=(
+        P + "gradient_scale", P + "gd_depth_free", P + "trains_without_norm")),
+    variant("init_lecun", with_block(LecunInitBlock), _doc(LecunInitBlock), "mutant",
+            killed_by=(P + "forward_constant",)),
+    variant("init_torch_default", with_block(TorchDefaultInitBlock), _doc(TorchDefaultInitBlock), "mutant",
+            killed_by=(P + "forward_constant",)),
+    variant("zero_biases", with_block(ZeroBiasBlock), _doc(ZeroBiasBlock), "control"),
+    variant("kaiming_normal", with_block(KaimingNormalBlock), _doc(KaimingNormalBlock), "control"),
+    variant("reversed_draws", reversed_draws, _doc(reversed_draws), "control"),
+    variant("tau_over_sqrt2", tau_over_sqrt2, _doc(tau_over_sqrt2), "control",
+            killed_by=(P + "forward_constant",)),
 ]

@@ -1,17 +1,35 @@
-"""Settings for residual stacks: depth, width, branch-scale constant and seed.
+"""Settings for residual networks: the architecture, its sizes, scale constants and seeds.
 
-Everything drawn is a small, readable number; weights come later from the seed.
-Depths are powers of two (log-uniform), so a shrunk counterexample reads
-``depth=16`` rather than ``depth=13``; widths come from a short list; scale
-constants are multiples of 0.05.
+Everything drawn is a small, readable value; weights come later from the seed.  The
+architecture is drawn first, from the simplest choice up (MLP before conv, branch depth
+1 before 2, one stage before three, vector before image inputs), so Hypothesis shrinks a
+counterexample to the simplest architecture that still fails.  Depths are powers of
+two (log-uniform), so a shrunk setting reads ``depth=16`` rather than ``depth=13``;
+widths and image sizes come from short lists; scale constants are multiples of 0.05.
+
+What is drawn depends on the subject: a subject whose ``build`` takes architecture
+keywords (the reference family, its mutants and controls) gets the whole
+architecture; a user's model, whose architecture is its own, gets only depth (and
+width, if its ``build`` takes one).  Sizes are capped by the profile's ``Scale``:
+``max_params`` bounds the multiply-adds one sample costs through all blocks.
 """
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Any, Sequence
 
+import torch
 from hypothesis import strategies as st
 
-from resclaims.claim import Scale
+from resclaims.claim import Scale, Setting
+from resclaims.family import Subject
+from resclaims.models.zhang2019 import stage_sizes
+
+ARCH_KEYS = ("block", "branch_depth", "stages", "input")
+MLP_WIDTHS = (64, 128, 256)
+CONV_WIDTHS = (4, 8, 16)
+IMAGES = (4, 8)
 
 
 def seeds() -> st.SearchStrategy[int]:
@@ -27,43 +45,128 @@ def constants(lo: float, hi: float, step: float = 0.05) -> st.SearchStrategy[flo
     return st.integers(k_lo, k_hi).map(lambda k: round(k * step, 10))
 
 
-def fits(scale: Scale, depth: int, width: int) -> bool:
-    """Whether a model of this depth and width is within the profile's size caps."""
-    return depth <= scale.max_depth and depth * width * width <= scale.max_params
+@dataclass(frozen=True)
+class Space:
+    """The architectures a claim covers: each key's allowed values, simplest first.
+    ``THEOREM`` is every architecture meeting the tau theorem's hypotheses;
+    ``REFERENCE`` the paper's exact Sect. 2 model."""
+
+    block: tuple[str, ...] = ("mlp", "conv")
+    branch_depth: tuple[int, ...] = (1, 2)
+    stages: tuple[int, ...] = (1, 2, 3)
+    input: tuple[str, ...] = ("vector", "image")
+    conv_stages: tuple[int, ...] = (1, 2, 3)
+
+    def describe(self) -> str:
+        conv = "" if self.conv_stages == self.stages else \
+            f" ({'/'.join(map(str, self.conv_stages))} for conv)"
+        return (f"blocks {'/'.join(self.block)}, branch depth {'/'.join(map(str, self.branch_depth))}, "
+                f"{'/'.join(map(str, self.stages))} stage(s){conv}, {'/'.join(self.input)} inputs")
+
+
+THEOREM = Space()
+REFERENCE = Space(block=("mlp",), branch_depth=(1,), stages=(1,), input=("vector",))
+
+
+def cost(setting: Setting, depth: int, per_block: float | None = None) -> float:
+    """Multiply-adds of one sample through ``depth`` blocks: from the architecture keys
+    (stage s has width w 2^s and, for conv, resolution image / 2^s), or ``per_block``
+    times depth for a subject whose architecture is its own."""
+    if per_block is not None:
+        return depth * per_block
+    width, k = setting["width"], setting.get("branch_depth", 1)
+    total = 0.0
+    for s, size in enumerate(stage_sizes(depth, min(setting.get("stages", 1), depth))):
+        w = width * 2 ** s
+        if setting.get("block", "mlp") == "conv":
+            total += size * k * w * w * 9 * (setting["image"] / 2 ** s) ** 2
+        else:
+            total += size * k * w * w
+    return total
+
+
+def block_cost(subject: Subject) -> float:
+    """Measured multiply-adds per sample per block of a subject's probe model: each
+    Linear/Conv2d inside a block costs its weight count times its output positions."""
+    model = subject.build(0, **subject.family.probe)
+    blocks = subject.blocks(model)
+    x = subject.inputs(model, 2, 0, in_dim=subject.family.probe.get("in_dim"))
+    total = [0.0]
+
+    def count(module: torch.nn.Module, args: tuple, out: torch.Tensor) -> None:
+        positions = math.prod(out.shape[2:]) if isinstance(module, torch.nn.Conv2d) else 1
+        total[0] += module.weight.numel() * positions
+    hooks = [m.register_forward_hook(count) for b in blocks for m in b.modules()
+             if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d))]
+    try:
+        with torch.no_grad():
+            model(x[:1])
+    finally:
+        for h in hooks:
+            h.remove()
+    return total[0] / len(blocks)
+
+
+def _depths(depths: tuple[int, int]) -> list[int]:
+    lo, hi = depths
+    return [2 ** k for k in range(lo.bit_length() - 1, hi.bit_length()) if lo <= 2 ** k <= hi]
+
+
+def _sizes(arch: dict[str, Any], subject: Subject) -> list[dict[str, Any]]:
+    """The sizes one may draw for ``arch`` (smallest first)."""
+    if arch.get("block") == "conv":
+        return [{"width": w, "image": i} for i in IMAGES for w in CONV_WIDTHS]
+    if arch.get("input") == "image":
+        return [{"width": w, "image": min(IMAGES)} for w in MLP_WIDTHS]
+    return [{"width": w} for w in MLP_WIDTHS] if subject.adapter.accepts("width") else [{}]
 
 
 @st.composite
-def depth_width(draw: Any, scale: Scale, depths: tuple[int, int], widths: Sequence[int]) -> tuple[int, int]:
-    """(depth, width) with depth a power of two in ``depths`` and width from ``widths``,
-    within the profile's caps.  Width is drawn first; depth is capped by what fits."""
-    allowed = [w for w in widths if fits(scale, depths[0], w)]
-    if not allowed:
-        raise ValueError(f"no width in {list(widths)} fits depth {depths[0]} under {scale}")
-    width = draw(st.sampled_from(allowed))
-    lo = depths[0].bit_length() - 1
-    hi = lo
-    while 2 ** (hi + 1) <= depths[1] and fits(scale, 2 ** (hi + 1), width):
-        hi += 1
-    return width, 2 ** draw(st.integers(lo, hi))
+def _sized(draw: Any, scale: Scale, subject: Subject, space: Space, depths: Sequence[int],
+           ladder: bool) -> Setting:
+    """An architecture (if the subject takes one) with sizes, and a depth: drawn from
+    ``depths`` when not a ``ladder``, else the claim's fixed ladder.  The number of stages
+    and the sizes are drawn among those whose cost at the smallest depth drawn (the
+    ladder's top) fits the profile; when none does, the smallest runs."""
+    need = max(depths) if ladder else min(depths)
+    per_block = None if subject.adapter.accepts("width") else block_cost(subject)
+
+    def fitting(arch: dict[str, Any]) -> list[dict[str, Any]]:
+        return [s for s in _sizes(arch, subject) if cost({**arch, **s}, need, per_block) <= scale.max_params]
+
+    arch: dict[str, Any] = {}
+    if subject.adapter.accepts("block"):
+        block = draw(st.sampled_from(space.block))
+        arch = {"block": block, "branch_depth": draw(st.sampled_from(space.branch_depth))}
+        drawn_input = draw(st.sampled_from(space.input))  # drawn for conv too: equal-length draws
+        arch["input"] = "image" if block == "conv" else drawn_input  # shrink to MLP, not to conv
+        options = space.conv_stages if block == "conv" else space.stages
+        stages = [s for s in options if fitting({**arch, "stages": s})] or [min(options)]
+        arch["stages"] = draw(st.sampled_from(stages))
+    setting = {**arch, **draw(st.sampled_from(fitting(arch) or _sizes(arch, subject)[:1]))}
+    if not ladder:
+        allowed = [d for d in depths if d <= scale.max_depth and
+                   cost(setting, d, per_block) <= scale.max_params] or [min(depths)]
+        setting["depth"] = draw(st.sampled_from(allowed))
+    return setting
 
 
-def residual_settings(scale: Scale, depths: tuple[int, int], widths: Sequence[int],
-                      c: tuple[float, float] | None = None, **fixed: Any) -> st.SearchStrategy[dict[str, Any]]:
-    """Settings {depth, width, [c], seed, **fixed}: the common shape of residual-stack claims."""
+def tau_settings(scale: Scale, subject: Subject, *, depths: tuple[int, int] | None = None,
+                 ladder: Sequence[int] | None = None, c: tuple[float, float] | None = None,
+                 space: Space = THEOREM) -> st.SearchStrategy[Setting]:
+    """Settings {architecture..., width, [image], [depth], [c], seed}: ``depths`` draws a
+    power-of-two depth in [lo, hi]; ``ladder`` leaves depth to the claim's fixed ladder."""
+    if (depths is None) == (ladder is None):
+        raise ValueError("give exactly one of depths (a range) and ladder (fixed depths)")
+    choices = list(ladder) if ladder is not None else _depths(depths)
+    if not choices:
+        raise ValueError(f"no power of two in {depths}")
+
     @st.composite
-    def build(draw: Any) -> dict[str, Any]:
-        width, depth = draw(depth_width(scale, depths, widths))
-        setting: dict[str, Any] = {"depth": depth, "width": width}
+    def build(draw: Any) -> Setting:
+        setting = draw(_sized(scale, subject, space, choices, ladder is not None))
         if c is not None:
             setting["c"] = draw(constants(*c))
         setting["seed"] = draw(seeds())
-        setting.update(fixed)
         return setting
     return build()
-
-
-def widths_fitting(scale: Scale, depth: int, widths: Sequence[int]) -> st.SearchStrategy[int]:
-    """A width from ``widths`` such that a depth-``depth`` model fits the caps (the
-    smallest width when none fits: the claim's ladder is fixed, so it must run)."""
-    allowed = [w for w in widths if fits(scale, depth, w)] or [min(widths)]
-    return st.sampled_from(allowed)

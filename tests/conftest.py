@@ -12,3 +12,4 @@ if "PYTEST_XDIST_WORKER" in os.environ or os.environ.get("CI"):
     torch.set_num_threads(1)
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))  # user-model fixtures: `usermodels:...`
+sys.path.insert(0, str(Path(__file__).parent.parent))  # the examples: `examples.cifar_resnet:adapter`

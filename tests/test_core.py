@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
 from resclaims.core import data, jacobian, sweeps, train
@@ -14,10 +15,13 @@ REFERENCE = SUBJECTS[0]
 NORM_MUTANT = next(s for s in MUTANTS if s.name.endswith("tau_before_norm"))
 
 
-def _ensemble(subject=REFERENCE, depth=6, width=16, tau=0.4, seeds=(1, 2, 3), batched=True, n=5):
-    x = data.unit_sphere(n, 7, 0)
-    build = lambda s: subject.build(s, depth=depth, width=width, tau=tau, in_dim=7, out_dim=2)  # noqa: E731
-    return Ensemble(build, seeds, x, batched=batched), x
+def _ensemble(subject=REFERENCE, depth=6, width=16, tau=0.4, seeds=(1, 2, 3), batched=True, n=5, **arch):
+    build = lambda s: subject.build(s, depth=depth, width=width, tau=tau, in_dim=7, out_dim=2, **arch)  # noqa: E731
+    ens = Ensemble(build, seeds, lambda m: subject.inputs(m, n, 0, in_dim=7), batched=batched)
+    return ens, ens.x
+
+
+CONV = {"block": "conv", "branch_depth": 2, "stages": 3, "input": "image", "image": 8}
 
 
 def test_batched_equals_loop() -> None:
@@ -70,7 +74,7 @@ def test_rescaling_is_exact_and_prevents_overflow() -> None:
 def test_jacobian_norm_matches_dense() -> None:
     ens, x = _ensemble(depth=5, width=12, tau=0.5, seeds=(7,), n=1)
     model = REFERENCE.build(7, depth=5, width=12, tau=0.5, in_dim=7, out_dim=2)
-    h0 = model.stem(x)[0]
+    h0 = model.stem(x)[0]  # one sample (n = 1)
 
     def blocks(h: torch.Tensor) -> torch.Tensor:
         for block in model.blocks:
@@ -82,21 +86,46 @@ def test_jacobian_norm_matches_dense() -> None:
     assert abs(float(estimate[0]) / float(dense) - 1) < 1e-6
 
 
-def test_layer_gradients_match_autograd() -> None:
-    ens, x = _ensemble(seeds=(3,))
+@pytest.mark.parametrize("arch", [{}, CONV], ids=["mlp", "conv-3-stages"])
+@pytest.mark.parametrize("batched", [True, False], ids=["batched", "loop"])
+def test_block_gradients_match_autograd(arch: dict, batched: bool) -> None:
+    ens, x = _ensemble(seeds=(3, 4), width=4 if arch else 16, batched=batched, **arch)
     y = data.gaussian_targets(5, 2, 1)
-    loss, grads = train.layer_gradients(ens, x, y)
-    model = REFERENCE.build(3, depth=6, width=16, tau=0.4, in_dim=7, out_dim=2)
+    grads = train.block_gradients(ens, lambda: train.squared_loss(ens, x, y))
+    model = REFERENCE.build(4, depth=6, width=4 if arch else 16, tau=0.4, in_dim=7, out_dim=2, **arch)
     f = 0.5 * (model(x) - y).pow(2).sum()
     f.backward()
-    torch.testing.assert_close(loss[0], f.detach())
-    expected = torch.stack([b.linear.weight.grad.norm() for b in model.blocks])
-    torch.testing.assert_close(grads[0], expected)
+    torch.testing.assert_close(grads.loss[1], f.detach())
+    expected = torch.stack([torch.cat([w.grad.flatten() for w in b.weights()]).norm() for b in model.blocks])
+    torch.testing.assert_close(grads.norms[1], expected)
+    assert grads.dead == [False] * 6
+
+
+def test_conv_stages_batched_equals_loop_and_skips_transitions() -> None:
+    batched, x = _ensemble(width=4, **CONV)
+    looped, _ = _ensemble(width=4, batched=False, **CONV)
+    assert batched.batched and not looped.batched
+    assert batched.transitions == looped.transitions == [3, 5]  # stages of 2, 2, 2 blocks
+    logs = sweeps.log_norms(batched, x)
+    torch.testing.assert_close(logs, sweeps.log_norms(looped, x), rtol=1e-12, atol=1e-12)
+    growth = sweeps.log_growth(logs, skip=batched.transitions)
+    step = logs.diff(dim=-1)
+    torch.testing.assert_close(growth[..., -1], step.sum(-1) - step[..., 2] - step[..., 4])
+
+
+def test_detached_branch_gets_zero_gradient_not_an_error() -> None:
+    detached = next(s for s in MUTANTS if s.name.endswith("detached_branch"))
+    ens, x = _ensemble(detached)
+    grads = train.block_gradients(ens, lambda: train.squared_loss(ens, x, data.gaussian_targets(5, 2, 1)))
+    assert grads.dead == [True] * 6 and float(grads.norms.abs().max()) == 0.0
+    traj = train.gradient_descent(lambda: train.squared_loss(ens, x, data.gaussian_targets(5, 2, 1)),
+                                  ens.trained_parameters(), 0.1, 3)
+    assert torch.equal(traj.losses[0], traj.losses[-1])
 
 
 def test_gradient_descent_lowers_the_loss() -> None:
     ens, x = _ensemble()
     y = data.gaussian_targets(5, 2, 1)
-    traj = train.gradient_descent(lambda: train.squared_loss(ens, x, y), train.block_parameters(ens), 0.01, 50)
+    traj = train.gradient_descent(lambda: train.squared_loss(ens, x, y), ens.trained_parameters(), 0.01, 50)
     assert traj.losses.shape == (51, 3)
     assert (traj.losses[-1] < traj.losses[0]).all()

@@ -23,8 +23,11 @@ def test_catalog_is_complete_and_well_formed() -> None:
     claims = registry.claims()
     assert {c.split(".")[0] for c in claims} == {"zhang2019"}
     for claim in claims.values():
-        assert claim.cite.arxiv == "1903.07120" and claim.statement and claim.thresholds
-        assert registry.reference(claim.family).mutant_of is None
+        assert claim.cite.arxiv == "1903.07120" and claim.statement and claim.thresholds and claim.covers
+        assert registry.reference(claim.family).role == "reference"
+    scopes = {c.id: c.scope for c in claims.values()}
+    assert scopes.pop("zhang2019.forward_constant") == "reference-conformance"
+    assert set(scopes.values()) == {"theorem"}
 
 
 def test_claim_definition_errors_are_early() -> None:
@@ -39,7 +42,40 @@ def test_list_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["list", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert {r["id"] for r in rows} == set(registry.claims())
-    assert main(["list", "--subjects"]) == 0
+    assert {r["scope"] for r in rows} == {"theorem", "reference-conformance"}
+    assert main(["list", "--subjects", "--json"]) == 0
+    roles = {r["role"] for r in json.loads(capsys.readouterr().out)}
+    assert roles == {"reference", "mutant", "control"}
+    assert main(["list"]) == 0
+    assert "ref. conformance" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["--subject", "usermodels:good"], "theorem"),
+    (["--subject", "usermodels:good", "--scope", "all"], "all"),
+    (["--subject", "usermodels:good", "--claims", "zhang2019.forward_constant"], "explicit"),
+    (["--subject", "zhang2019.no_tau"], "all"),
+    ([], "all"),
+    (["--scope", "reference-conformance"], "reference-conformance"),
+])
+def test_user_subjects_get_theorem_claims_by_default(argv: list[str], expected: str,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import resclaims.cli as cli
+
+    seen: list[str] = []
+
+    def record(claim, subject, **kwargs):
+        seen.append(claim.id)
+        return resclaims.Result(claim.id, str(subject), "holds", claim.scope)
+    monkeypatch.setattr(cli, "run", record)
+    assert main(["check", *argv]) == 0
+    scopes = {registry.get(c).scope for c in seen}
+    if expected == "explicit":
+        assert seen == ["zhang2019.forward_constant"]
+    elif expected == "all":
+        assert seen == list(registry.claims())
+    else:
+        assert scopes == {expected} and len(seen) == sum(c.scope == expected for c in registry.claims().values())
 
 
 def test_check_writes_json_and_holds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -57,7 +93,8 @@ def test_falsified_counterexample_and_replay(capsys: pytest.CaptureFixture[str])
     text = capsys.readouterr().out
     assert "falsified on subject zhang2019.no_tau" in text and "replay:" in text
     setting = text.split("--setting '")[1].split("'")[0]
-    assert json.loads(setting)["depth"] == 4  # shrunk to the smallest depth
+    shrunk = json.loads(setting)
+    assert shrunk["depth"] == 4 and shrunk["block"] == "mlp" and shrunk["stages"] == 1  # the simplest
     assert main(["check", "--claims", CHEAP, "--subject", "zhang2019.no_tau", "--setting", setting]) == 1
 
 
@@ -83,11 +120,13 @@ def test_user_factory_without_generator_is_deterministic() -> None:
 
 @pytest.mark.parametrize("spec, message", [
     ("usermodels:not_a_module", "not a torch.nn.Module"),
-    ("usermodels:wrong_shape", "output has shape"),
+    ("usermodels:wrong_shape", "output has shape (4, 1, 8), expected (n, d)"),
     ("usermodels:nan_output", "not finite"),
-    ("usermodels:no_blocks", "lacks attribute(s) stem, blocks"),
+    ("usermodels:no_blocks", "model lacks attribute blocks"),
     ("usermodels:missing_keyword", "does not accept keyword(s) tau"),
-    ("usermodels:raises", "factory raised RuntimeError"),
+    ("usermodels:raises", "build raised RuntimeError"),
+    ("usermodels:out_of_order", "the forward pass called blocks [3, 2, 1]"),
+    ("usermodels:wrong_inputs", "must return a tensor with 4 rows"),
     ("usermodels:crashes_when_deep", "raised RuntimeError during zhang2019.forward_stable"),
 ])
 def test_broken_subject_is_an_error_result(spec: str, message: str, tmp_path: Path,
@@ -103,7 +142,7 @@ def test_broken_subject_is_an_error_result(spec: str, message: str, tmp_path: Pa
 @pytest.mark.parametrize("argv, message", [
     (["--subject", "nonexistent.module:f"], "cannot import module 'nonexistent.module'"),
     (["--subject", "usermodels:absent"], "has no attribute 'absent'"),
-    (["--subject", "usermodels:NOT_CALLABLE"], "is not callable"),
+    (["--subject", "usermodels:NOT_CALLABLE"], "is neither a resclaims.Adapter nor callable"),
     (["--subject", "no_such_subject"], "unknown subject"),
     (["--claims", "nosuch.*"], "no claim matches 'nosuch.*'"),
     (["--setting", "{bad"], "not valid JSON"),
@@ -149,3 +188,12 @@ def test_profiles_resolve(monkeypatch: pytest.MonkeyPatch) -> None:
     assert resolve().name == "dev" and resolve("thorough").name == "thorough"
     with pytest.raises(UnknownProfile):
         resolve("fast")
+
+
+def test_detached_branch_is_a_falsification_naming_the_blocks(capsys: pytest.CaptureFixture[str]) -> None:
+    setting = '{"block": "mlp", "branch_depth": 1, "stages": 1, "input": "vector", "width": 64, "seed": 0}'
+    assert main(["check", "--claims", "zhang2019.gradient_scale", "--subject", "zhang2019.detached_branch",
+                 "--setting", setting]) == 1
+    text = capsys.readouterr().out
+    assert "falsified on subject zhang2019.detached_branch" in text
+    assert "no gradient reaches block(s) 1-256 of 256" in text and "Traceback" not in text

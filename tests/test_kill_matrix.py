@@ -1,7 +1,10 @@
-"""The kill matrix: every mutant is falsified by each claim its ``killed_by`` names.
+"""The kill matrix: every mutant is falsified by each claim its ``killed_by`` names, and
+no theorem claim flags a benign control (a harmless variant inside the theorem's
+hypotheses); a control's ``killed_by`` names the reference-conformance claims that pin
+the constant it changes.
 
-The expected cells are declared once, on the mutants (models/<paper>_mutants.py);
-this one generic test instantiates a case per (mutant, claim) cell.
+The expected cells are declared once, on the subjects (models/<paper>_mutants.py);
+these generic tests instantiate a case per cell.
 """
 from __future__ import annotations
 
@@ -10,18 +13,34 @@ import pytest
 from resclaims import registry
 from resclaims.engine import run
 
-CELLS = [(m.name, c) for m in registry.mutants() for c in m.killed_by]
+KILLS = [(s.name, c) for s in registry.mutants() + registry.controls() for c in s.killed_by]
+SPARES = [(s.name, c.id) for s in registry.controls() for c in registry.claims().values()
+          if c.family is s.family and c.scope == "theorem"]
 
 
-def test_every_mutant_has_a_killer() -> None:
+def _ids(cells: list[tuple[str, str]]) -> list[str]:
+    return [f"{s.split('.')[1]}-{c.split('.')[1]}" for s, c in cells]
+
+
+def test_every_mutant_has_a_killer_and_controls_only_conformance_killers() -> None:
     for mutant in registry.mutants():
         assert mutant.killed_by, f"{mutant.name} is killed by no claim"
-        for claim_id in mutant.killed_by:
-            assert registry.get(claim_id).family is mutant.family
+    for subject in registry.mutants() + registry.controls():
+        for claim_id in subject.killed_by:
+            assert registry.get(claim_id).family is subject.family
+    for control in registry.controls():
+        assert all(registry.get(c).scope == "reference-conformance" for c in control.killed_by)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mutant, claim_id", CELLS, ids=[f"{m}-{c.split('.')[1]}" for m, c in CELLS])
-def test_mutant_is_falsified(mutant: str, claim_id: str) -> None:
-    result = run(claim_id, mutant, shrink=False)
-    assert result.verdict == "falsified", f"{claim_id} did not kill {mutant}: {result.summary}"
+@pytest.mark.parametrize("subject, claim_id", KILLS, ids=_ids(KILLS))
+def test_mutant_is_falsified(subject: str, claim_id: str) -> None:
+    result = run(claim_id, subject, shrink=False)
+    assert result.verdict == "falsified", f"{claim_id} did not kill {subject}: {result.summary}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("control, claim_id", SPARES, ids=_ids(SPARES))
+def test_control_is_not_flagged(control: str, claim_id: str) -> None:
+    result = run(claim_id, control, shrink=False)
+    assert result.verdict == "holds", f"{claim_id} flags the harmless {control}: {result.summary}"

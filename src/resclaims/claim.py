@@ -17,6 +17,7 @@ from hypothesis.strategies import SearchStrategy
 from resclaims.family import Family, Subject
 
 Provenance = Literal["paper", "reconstructed", "derived"]
+Scope = Literal["theorem", "reference-conformance"]
 Kind = Literal["identity", "high-probability", "rate", "converse"]
 Cost = Literal["cheap", "medium", "expensive"]
 Setting = dict[str, Any]
@@ -25,6 +26,7 @@ Evidence = dict[str, Any]
 PROVENANCES: tuple[str, ...] = ("paper", "reconstructed", "derived")
 KINDS: tuple[str, ...] = ("identity", "high-probability", "rate", "converse")
 COSTS: tuple[str, ...] = ("cheap", "medium", "expensive")
+SCOPES: tuple[str, ...] = ("theorem", "reference-conformance")
 _ID = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
 
 
@@ -78,15 +80,25 @@ class Judgement:
 @dataclass(frozen=True)
 class Claim:
     """One executable theorem.  See the module docstring; fields are validated at
-    definition time so a malformed claim fails on import, not in a run."""
+    definition time so a malformed claim fails on import, not in a run.
+
+    ``scope``: ``theorem`` claims state what the paper promises for every model meeting
+    its hypotheses; their strategy draws the architectures they cover (``covers``
+    says which) and a user's subject is checked against them by default.
+    ``reference-conformance`` claims pin constants calibrated on the paper's exact
+    model; they run on a user's subject only when asked for.
+    ``settings(scale, subject)`` gives the strategy of settings for one subject (a
+    subject whose architecture is its own is not drawn one)."""
 
     id: str
     cite: Cite
     statement: str
     provenance: Provenance
     kind: Kind
+    scope: Scope
+    covers: str
     family: Family
-    settings: Callable[[Scale], SearchStrategy[Setting]]
+    settings: Callable[[Scale, Subject], SearchStrategy[Setting]]
     check: Callable[[Setting, Subject, Context], Evidence]
     judge: Callable[[Setting, Evidence, Context], Judgement]
     thresholds: str
@@ -101,6 +113,10 @@ class Claim:
             raise ValueError(f"claim {self.id}: provenance {self.provenance!r} not in {PROVENANCES}")
         if self.kind not in KINDS:
             raise ValueError(f"claim {self.id}: kind {self.kind!r} not in {KINDS}")
+        if self.scope not in SCOPES:
+            raise ValueError(f"claim {self.id}: scope {self.scope!r} not in {SCOPES}")
+        if not self.covers.strip():
+            raise ValueError(f"claim {self.id}: say which architectures it covers")
         if self.cost not in COSTS:
             raise ValueError(f"claim {self.id}: cost {self.cost!r} not in {COSTS}")
         if not 0 < self.budget < 1:

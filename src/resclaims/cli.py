@@ -7,6 +7,7 @@ could not be used (an ``error`` result); 130 interrupted (partial JSON kept).
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from contextlib import nullcontext
 import json
 import sys
@@ -30,12 +31,18 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     lst = sub.add_parser("list", help="the catalog of claims (and subjects)")
     lst.add_argument("--json", action="store_true", help="print the catalog as JSON")
-    lst.add_argument("--subjects", action="store_true", help="list reference subjects and mutants")
+    lst.add_argument("--subjects", action="store_true",
+                     help="list reference subjects, mutants and benign controls")
     chk = sub.add_parser("check", help="check claims against a subject")
     chk.add_argument("--claims", action="append", metavar="GLOB",
                      help="claim ids or globs, e.g. 'zhang2019.*' (repeatable; default: all)")
-    chk.add_argument("--subject", metavar="NAME|module:factory",
-                     help="a registered subject or your own factory (default: each claim's reference)")
+    chk.add_argument("--subject", metavar="NAME|module:adapter",
+                     help="a registered subject or your own Adapter (or factory) (default: each claim's "
+                          "reference)")
+    chk.add_argument("--scope", choices=["theorem", "reference-conformance", "all"], default=None,
+                     help="which claims to run: theorem claims (the default for your own subject), "
+                          "reference-conformance claims (constants of the paper's exact model), or all "
+                          "(the default for registered subjects and for explicit --claims)")
     chk.add_argument("--profile", choices=sorted(PROFILES), default=None,
                      help="ci (default), dev or thorough; also $RESCLAIMS_PROFILE")
     chk.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
@@ -48,14 +55,13 @@ def _parser() -> argparse.ArgumentParser:
 def _list(args: argparse.Namespace) -> int:
     out = console()
     if args.subjects:
-        rows = [{"name": s.name, "family": s.family.name, "mutant_of": s.mutant_of, "doc": s.doc,
-                 "killed_by": list(s.killed_by)} for s in registry.subjects().values()]
+        rows = [{"name": s.name, "family": s.family.name, "role": s.role, "mutant_of": s.mutant_of,
+                 "doc": s.doc, "killed_by": list(s.killed_by)} for s in registry.subjects().values()]
         if args.json:
             print(json.dumps(rows, indent=2))
         else:
             for row in rows:
-                kind = f"mutant of {row['mutant_of']}" if row["mutant_of"] else "reference"
-                out.print(f"{row['name']:36} {row['family']:12} {kind:32} {row['doc']}")
+                out.print(f"{row['name']:32} {row['family']:12} {row['role']:10} {row['doc']}", markup=False)
         return 0
     claims = list(registry.claims().values())
     if args.json:
@@ -71,6 +77,12 @@ def _check(args: argparse.Namespace) -> int:
         claims = registry.select(args.claims)
     except (UnknownProfile, registry.UnknownClaim) as exc:
         raise UsageError(str(exc)) from None
+    user_subject = bool(args.subject) and ":" in args.subject
+    scope = args.scope or ("theorem" if user_subject and not args.claims else "all")
+    if scope != "all":
+        claims = [c for c in claims if c.scope == scope]
+        if not claims:
+            raise UsageError(f"no {scope} claim among those selected (see `resclaims list`)")
     if args.device == "cuda":
         import torch
         if not torch.cuda.is_available():
@@ -84,8 +96,10 @@ def _check(args: argparse.Namespace) -> int:
         if not isinstance(setting, dict) or len(claims) != 1:
             raise UsageError("--setting takes a JSON object and exactly one claim (--claims ID)")
     if args.subject and ":" in args.subject:
+        if "" not in sys.path and str(Path.cwd()) not in sys.path:
+            sys.path.insert(0, str(Path.cwd()))  # `mypkg.nets:adapter` from the project root, like python -m
         try:
-            registry.load_factory(args.subject)  # fail fast, once, on a bad module:factory
+            registry.load_adapter(args.subject)  # fail fast, once, on a bad module:adapter
         except SubjectError as exc:
             raise UsageError(str(exc)) from None
     elif args.subject and args.subject not in registry.subjects():

@@ -34,6 +34,7 @@ class Result:
     claim: str
     subject: str
     verdict: Verdict
+    scope: str = ""
     evidence: Evidence = field(default_factory=dict)
     seconds: float = 0.0
     setting: Setting | None = None
@@ -77,10 +78,10 @@ def run(claim: Claim | str, subject: Subject | str | None = None, profile: Profi
             return _result(claim, name, prof, start, setting, evidence, judgement, 1)
         return _search(claim, subj, prof, ctx, start, shrink)
     except SubjectError as exc:
-        return Result(claim.id, name, "error", seconds=time.perf_counter() - start,
+        return Result(claim.id, name, "error", claim.scope, seconds=time.perf_counter() - start,
                       summary=str(exc), profile=prof.name)
     except Exception as exc:  # a model that crashes mid-check must not end the whole run
-        return Result(claim.id, name, "error", seconds=time.perf_counter() - start,
+        return Result(claim.id, name, "error", claim.scope, seconds=time.perf_counter() - start,
                       summary=f"subject {name} raised {type(exc).__name__} during {claim.id}: {exc}",
                       profile=prof.name)
 
@@ -100,7 +101,7 @@ def _search(claim: Claim, subject: Subject, prof: Profile, ctx: Context, start: 
         if not closest or judgement.margin < closest[0][2].margin:
             closest[:] = [(setting, evidence, judgement)]
 
-    test = given(claim.settings(prof.scale))(one)
+    test = given(claim.settings(prof.scale, subject))(one)
     for explicit in reversed(claim.examples):
         test = hypothesis.example(explicit)(test)
     test = hsettings(**prof.hypothesis_settings(claim.cost, shrink))(test)
@@ -122,7 +123,7 @@ def _search(claim: Claim, subject: Subject, prof: Profile, ctx: Context, start: 
 
 def _result(claim: Claim, subject: str, prof: Profile, start: float, setting: Setting,
             evidence: Evidence, judgement: Judgement, examples: int) -> Result:
-    return Result(claim.id, subject, "holds" if judgement.holds else "falsified",
+    return Result(claim.id, subject, "holds" if judgement.holds else "falsified", claim.scope,
                   evidence=jsonable(evidence), seconds=time.perf_counter() - start,
                   setting=dict(setting), summary=judgement.summary, margin=judgement.margin,
                   examples=examples, profile=prof.name)
@@ -151,7 +152,8 @@ def counterexample(result: Result, claim: Claim, subject_spec: str | None = None
     return (
         f"{claim.id} falsified on subject {result.subject}\n"
         f"  theorem: {claim.statement}\n"
-        f"  source:  {claim.cite} [{claim.provenance}, {claim.kind}]\n"
+        f"  source:  {claim.cite} [{claim.scope}, {claim.provenance}, {claim.kind}]\n"
+        f"  covers:  {claim.covers}\n"
         f"  setting: {setting}\n"
         f"  verdict: {result.summary} (margin {result.margin:.3g})\n"
         f"  evidence:\n{evidence}\n"

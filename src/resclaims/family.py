@@ -1,22 +1,24 @@
-"""Subjects and the model families they belong to.
+"""Subjects, the adapters that make any model one, and the families they belong to.
 
-A *family* is a contract: the keywords a factory must accept and the attributes
-the module it returns must expose.  A *subject* is one factory of a family:
-a paper's reference model, a deliberately broken mutant, or a user's own code
-given as ``module:function``.  The engine knows families only through this
-contract; which family a claim needs is stated by the claim.
+A *family* is a contract: the keywords every subject's ``build`` accepts and a
+validation of the model it returns.  A *subject* is a named :class:`Adapter` of a
+family: a paper's reference model, a deliberately broken mutant, a harmless control,
+or a user's own model code given as ``module:adapter`` (or ``module:factory``).
+The engine knows families only through this contract; which family a claim needs is
+stated by the claim.
 """
 from __future__ import annotations
 
 import importlib
 import inspect
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Literal, Sequence
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 Factory = Callable[..., nn.Module]
+Role = Literal["reference", "mutant", "control"]
 
 
 class SubjectError(Exception):
@@ -24,81 +26,153 @@ class SubjectError(Exception):
     returns an unusable model.  Reported as an ``error`` result, never as a verdict."""
 
 
+def attribute_blocks(model: nn.Module) -> Sequence[nn.Module]:
+    """The default answer to "which modules are the residual blocks": ``model.blocks``."""
+    if not hasattr(model, "blocks"):
+        raise SubjectError("model lacks attribute blocks (give the adapter a `blocks` function)")
+    return list(model.blocks)
+
+
+@dataclass(frozen=True)
+class Adapter:
+    """How resclaims uses a model it did not write, without renaming anything in it.
+
+    ``build(depth, tau, ...)``: the model's own constructor, called with the keywords
+    it accepts among those a claim asks for (always ``depth`` and ``tau``; ``width``,
+    ``generator``, ``dtype``, architecture keys when it takes them).  It must return an
+    ``nn.Module`` with exactly ``depth`` residual blocks.
+    ``blocks(model)``: those blocks, in the order the forward pass applies them
+    (shapes may change at stage transitions).  Default: ``model.blocks``.
+    ``inputs(n, generator)``: a batch of n inputs of the model's shape, e.g.
+    ``torch.randn(n, 3, 32, 32, generator=generator)``.  Default: n points on the unit
+    sphere of ``model.input_shape`` (or of R^in_dim).
+    ``branch_parameters(model)``: the trained parameters (the W_l of the theory, a
+    learnable tau included).  Default: every parameter of the blocks.
+    """
+
+    build: Factory
+    blocks: Callable[[nn.Module], Sequence[nn.Module]] = attribute_blocks
+    inputs: Callable[[int, torch.Generator], Tensor] | None = None
+    branch_parameters: Callable[[nn.Module], Sequence[Tensor]] | None = None
+
+    def accepts(self, keyword: str) -> bool:
+        """Whether ``build`` takes ``keyword`` (by name or through ``**kwargs``)."""
+        try:
+            params = inspect.signature(self.build).parameters
+        except (TypeError, ValueError):
+            return False
+        return keyword in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
 @dataclass(frozen=True)
 class Family:
     """The contract a subject must meet for the claims that need this family.
 
-    ``keywords``: keywords every factory accepts (besides the optional ``generator``
-    and ``dtype``).  ``attributes``: names the built module must expose.
+    ``keywords``: keywords every ``build`` accepts (besides optional ones it may take).
     ``probe``: small keyword values used to validate a subject cheaply.
-    ``validate``: family-specific check of a built probe model; raises SubjectError.
+    ``validate(model, blocks, x)``: family-specific check of a built probe model and its
+    blocks on probe inputs ``x``; raises SubjectError.
     """
 
     name: str
     keywords: tuple[str, ...]
-    attributes: tuple[str, ...]
     probe: dict[str, Any]
-    validate: Callable[[nn.Module, dict[str, Any], torch.Tensor], None]
+    validate: Callable[[nn.Module, Sequence[nn.Module], Tensor], None]
     doc: str = ""
 
 
 @dataclass(frozen=True)
 class Subject:
-    """A named factory of one family.  ``mutant_of`` names the reference it breaks;
-    ``killed_by`` lists the claim ids the kill matrix expects to falsify it."""
+    """A named adapter of one family.  ``role``: the paper's ``reference``, a
+    ``mutant`` (a realistic bug; ``killed_by`` lists the claims the kill matrix expects
+    to falsify it) or a benign ``control`` (a harmless variant that no theorem claim may
+    flag; ``killed_by`` lists the reference-conformance claims that pin the constant it
+    changes).  ``mutant_of`` names the reference a mutant or control varies."""
 
     name: str
     family: Family
-    factory: Factory
+    adapter: Adapter
     doc: str = ""
+    role: Role = "reference"
     mutant_of: str | None = None
     killed_by: tuple[str, ...] = field(default_factory=tuple)
 
     def build(self, seed: int, dtype: torch.dtype = torch.float64,
               device: str | torch.device = "cpu", **keywords: Any) -> nn.Module:
         """Build one model from ``seed``: randomness flows only through a
-        ``torch.Generator`` seeded with it (or, for factories without a ``generator``
+        ``torch.Generator`` seeded with it (or, for builders without a ``generator``
         keyword, through the global RNG inside ``torch.random.fork_rng``), on the CPU,
-        so the same seed gives bit-identical weights on every device."""
-        params = _parameters(self.factory)
-        missing = [k for k in self.family.keywords if k not in params and not _has_var_kw(self.factory)]
+        so the same seed gives bit-identical weights on every device.  Of ``keywords``,
+        the family's are required and the rest passed only where ``build`` takes them."""
+        missing = [k for k in self.family.keywords if not self.adapter.accepts(k)]
         if missing:
             raise SubjectError(
-                f"subject {self.name}: factory does not accept keyword(s) {', '.join(missing)} "
+                f"subject {self.name}: build does not accept keyword(s) {', '.join(missing)} "
                 f"required by family {self.family.name}")
-        call = {k: keywords[k] for k in self.family.keywords}
-        takes = lambda name: name in params or _has_var_kw(self.factory)  # noqa: E731
-        if takes("dtype"):
+        call = {k: v for k, v in keywords.items() if self.adapter.accepts(k)}
+        if self.adapter.accepts("dtype"):
             call["dtype"] = dtype
         try:
-            if takes("generator"):
-                gen = torch.Generator(device="cpu").manual_seed(seed)
-                model = self.factory(generator=gen, **call)
+            if self.adapter.accepts("generator"):
+                model = self.adapter.build(generator=torch.Generator(device="cpu").manual_seed(seed), **call)
             else:
                 with torch.random.fork_rng(devices=[]):
                     torch.manual_seed(seed)
-                    model = self.factory(**call)
+                    model = self.adapter.build(**call)
         except SubjectError:
             raise
-        except Exception as exc:  # a user's factory failing is a subject error, not a crash
-            raise SubjectError(f"subject {self.name}: factory raised {type(exc).__name__}: {exc}") from exc
+        except Exception as exc:  # a user's constructor failing is a subject error, not a crash
+            raise SubjectError(f"subject {self.name}: build raised {type(exc).__name__}: {exc}") from exc
         if not isinstance(model, nn.Module):
             raise SubjectError(
-                f"subject {self.name}: factory returned {type(model).__name__}, not a torch.nn.Module")
-        lacking = [a for a in self.family.attributes if not hasattr(model, a)]
-        if lacking:
-            raise SubjectError(
-                f"subject {self.name}: model lacks attribute(s) {', '.join(lacking)} "
-                f"required by family {self.family.name}")
+                f"subject {self.name}: build returned {type(model).__name__}, not a torch.nn.Module")
         return model.to(device=device, dtype=dtype)
+
+    def blocks(self, model: nn.Module) -> list[nn.Module]:
+        """The residual blocks of ``model`` in order, as the adapter names them."""
+        try:
+            blocks = list(self.adapter.blocks(model))
+        except SubjectError as exc:
+            raise SubjectError(f"subject {self.name}: {exc}") from None
+        except Exception as exc:
+            raise SubjectError(f"subject {self.name}: blocks(model) raised {type(exc).__name__}: {exc}") from exc
+        if not blocks or not all(isinstance(b, nn.Module) for b in blocks):
+            raise SubjectError(f"subject {self.name}: blocks(model) must return a non-empty list of modules")
+        return blocks
+
+    def inputs(self, model: nn.Module, n: int, seed: int, dtype: torch.dtype = torch.float64,
+               in_dim: int | None = None) -> Tensor:
+        """n inputs for ``model`` from ``seed``: the adapter's ``inputs`` if given, else
+        points x_i with ||x_i|| = 1 (as the theory assumes) of shape ``model.input_shape``
+        or (in_dim,)."""
+        gen = torch.Generator(device="cpu").manual_seed(seed)
+        if self.adapter.inputs is not None:
+            x = self.adapter.inputs(n, gen)
+            if not isinstance(x, Tensor) or x.shape[0] != n:
+                raise SubjectError(f"subject {self.name}: inputs({n}, generator) must return a tensor "
+                                   f"with {n} rows")
+            return x.to(dtype)
+        shape = tuple(getattr(model, "input_shape", ())) or ((in_dim,) if in_dim else ())
+        if not shape:
+            raise SubjectError(f"subject {self.name}: the model has no `input_shape`; give the adapter "
+                               f"an `inputs(n, generator)` function")
+        x = torch.randn(n, *shape, generator=gen, dtype=torch.float64)
+        return (x / x.flatten(1).norm(dim=1).view(n, *[1] * len(shape))).to(dtype)
+
+    def trained(self, model: nn.Module) -> list[Tensor]:
+        """The parameters training claims move: the adapter's ``branch_parameters``, else
+        every parameter of the blocks."""
+        if self.adapter.branch_parameters is not None:
+            return list(self.adapter.branch_parameters(model))
+        return [p for b in self.blocks(model) for p in b.parameters()]
 
     def check_contract(self) -> None:
         """Build the family's probe model and run the family's validation on it."""
         model = self.build(seed=0, **self.family.probe)
-        gen = torch.Generator().manual_seed(0)
-        x = torch.randn(4, self.family.probe["in_dim"], generator=gen, dtype=torch.float64)
+        blocks = self.blocks(model)
+        x = self.inputs(model, 4, 0, in_dim=self.family.probe.get("in_dim"))
         try:
-            self.family.validate(model, self.family.probe, x)
+            self.family.validate(model, blocks, x)
         except SubjectError as exc:
             raise SubjectError(f"subject {self.name}: {exc} (family {self.family.name}, "
                                f"probe {self.family.probe})") from None
@@ -107,26 +181,12 @@ class Subject:
                                f"probe input: {exc}") from None
 
 
-def _parameters(factory: Factory) -> set[str]:
-    try:
-        return set(inspect.signature(factory).parameters)
-    except (TypeError, ValueError):
-        return set()
-
-
-def _has_var_kw(factory: Factory) -> bool:
-    try:
-        return any(p.kind is p.VAR_KEYWORD for p in inspect.signature(factory).parameters.values())
-    except (TypeError, ValueError):
-        return False
-
-
-def load_factory(spec: str) -> Factory:
-    """Resolve ``'package.module:function'`` to a callable, or raise SubjectError
-    with one line that says what is wrong."""
+def load_adapter(spec: str) -> Adapter:
+    """Resolve ``'package.module:name'`` to an Adapter (an Adapter object, or a factory
+    callable wrapped as one), or raise SubjectError with one line that says what is wrong."""
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
-        raise SubjectError(f"subject {spec!r}: expected the form 'package.module:factory'")
+        raise SubjectError(f"subject {spec!r}: expected the form 'package.module:adapter'")
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:
@@ -137,6 +197,8 @@ def load_factory(spec: str) -> Factory:
         if not hasattr(obj, part):
             raise SubjectError(f"subject {spec}: module {module_name!r} has no attribute {attr!r}")
         obj = getattr(obj, part)
+    if isinstance(obj, Adapter):
+        return obj
     if not callable(obj):
-        raise SubjectError(f"subject {spec}: {attr!r} is not callable")
-    return obj
+        raise SubjectError(f"subject {spec}: {attr!r} is neither a resclaims.Adapter nor callable")
+    return Adapter(build=obj)

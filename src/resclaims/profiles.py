@@ -42,7 +42,7 @@ class Profile:
 
 PROFILES: dict[str, Profile] = {
     "ci": Profile("ci", {"cheap": 4, "medium": 3, "expensive": 2},
-                  Scale(max_depth=1024, max_params=2 ** 22), derandomize=True, target=False),
+                  Scale(max_depth=1024, max_params=2 ** 20), derandomize=True, target=False),
     "dev": Profile("dev", {"cheap": 10, "medium": 5, "expensive": 3},
                    Scale(max_depth=1024, max_params=2 ** 24), derandomize=False, target=False),
     "thorough": Profile("thorough", {"cheap": 200, "medium": 60, "expensive": 20},

@@ -10,7 +10,7 @@ from functools import lru_cache
 from types import ModuleType
 
 from resclaims.claim import Claim
-from resclaims.family import Family, Subject, SubjectError, load_factory
+from resclaims.family import Family, Subject, SubjectError, load_adapter
 
 
 class UnknownClaim(LookupError):
@@ -73,19 +73,25 @@ def get(claim_id: str) -> Claim:
 def reference(family: Family) -> Subject:
     """The reference subject of ``family`` (the first non-mutant registered for it)."""
     for subject in subjects().values():
-        if subject.family is family and subject.mutant_of is None:
+        if subject.family is family and subject.role == "reference":
             return subject
     raise SubjectError(f"no reference subject is registered for family {family.name}")
 
 
 def mutants() -> list[Subject]:
-    """Every registered mutant."""
-    return [s for s in subjects().values() if s.mutant_of is not None]
+    """Every registered mutant (a realistic bug)."""
+    return [s for s in subjects().values() if s.role == "mutant"]
+
+
+def controls() -> list[Subject]:
+    """Every registered benign control (a harmless variant no theorem claim may flag)."""
+    return [s for s in subjects().values() if s.role == "control"]
 
 
 def subject_for(spec: str | None, family: Family) -> Subject:
     """Resolve ``--subject``: None gives the family's reference, a registered name gives
-    that subject, ``module:factory`` wraps a user's factory as a subject of ``family``.
+    that subject, ``module:adapter`` makes a user's Adapter (or bare factory) a subject
+    of ``family``.
     A registered subject of another family raises SubjectError."""
     if spec is None:
         return reference(family)
@@ -97,5 +103,5 @@ def subject_for(spec: str | None, family: Family) -> Subject:
         return registered
     if ":" not in spec:
         raise SubjectError(f"unknown subject {spec!r}: give a registered name "
-                           f"(see `resclaims list --subjects`) or 'package.module:factory'")
-    return Subject(spec, family, load_factory(spec), doc="user factory")
+                           f"(see `resclaims list --subjects`) or 'package.module:adapter'")
+    return Subject(spec, family, load_adapter(spec), doc="user adapter")

@@ -17,6 +17,7 @@ from resclaims.claim import Claim
 from resclaims.engine import Result
 
 STYLE = {"holds": "green", "falsified": "bold red", "error": "bold yellow"}
+SCOPE_LABEL = {"theorem": "theorem", "reference-conformance": "ref. conformance"}
 
 
 def environment(profile: str, device: str) -> dict[str, Any]:
@@ -50,14 +51,14 @@ def write_json(path: str | Path, results: Sequence[Result], env: dict[str, Any],
 
 
 def results_table(results: Sequence[Result], claims: dict[str, Claim]) -> Table:
-    """claim | paper and section | subject | verdict | key evidence | seconds."""
+    """claim | scope | paper and section | subject | verdict | key evidence | seconds."""
     table = Table(show_lines=False, header_style="bold")
-    for name in ("claim", "paper", "subject", "verdict", "evidence", "s"):
+    for name in ("claim", "scope", "paper", "subject", "verdict", "evidence", "s"):
         table.add_column(name, justify="right" if name == "s" else "left",
                          overflow="fold", no_wrap=name in ("claim", "verdict"))
     for r in results:
         claim = claims.get(r.claim)
-        table.add_row(r.claim, claim.cite.short() if claim else "", r.subject,
+        table.add_row(r.claim, SCOPE_LABEL.get(r.scope, r.scope), claim.cite.short() if claim else "", r.subject,
                       f"[{STYLE[r.verdict]}]{r.verdict}[/]", r.summary, f"{r.seconds:.1f}")
     return table
 
@@ -70,17 +71,18 @@ def summary_line(results: Sequence[Result], seconds: float) -> str:
 
 def catalog_rows(claims: Sequence[Claim]) -> list[dict[str, str]]:
     """The catalog as plain rows (for ``list --json`` and the table)."""
-    return [{"id": c.id, "paper": str(c.cite), "theorem": c.cite.where, "kind": c.kind,
-             "provenance": c.provenance, "family": c.family.name, "statement": c.statement,
-             "thresholds": c.thresholds} for c in claims]
+    return [{"id": c.id, "scope": c.scope, "paper": str(c.cite), "theorem": c.cite.where, "kind": c.kind,
+             "provenance": c.provenance, "family": c.family.name, "covers": c.covers,
+             "statement": c.statement, "thresholds": c.thresholds} for c in claims]
 
 
 def catalog_table(claims: Sequence[Claim]) -> Table:
     table = Table(header_style="bold", show_lines=True)
-    for name in ("claim", "paper", "kind", "provenance", "statement"):
+    for name in ("claim", "scope", "paper", "kind", "provenance", "statement (covers)"):
         table.add_column(name, overflow="fold")
     for c in claims:
-        table.add_row(c.id, c.cite.short(), c.kind, c.provenance, c.statement)
+        table.add_row(c.id, SCOPE_LABEL[c.scope], c.cite.short(), c.kind, c.provenance,
+                      f"{c.statement} ({c.covers})")
     return table
 
 

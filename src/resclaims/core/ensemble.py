@@ -1,14 +1,17 @@
-"""S models of one residual-stack architecture, evaluated batched over seeds.
+"""S models of one residual architecture, evaluated batched over seeds.
 
-A residual stack is ``y = head(block_L(... block_1(stem(x))))``: the module exposes
-``stem``, ``blocks`` (a sequence of modules, one per residual block) and ``head``.
-The ensemble builds one model per seed and stacks their parameters along a new
-leading axis s = 1..S, so each block is one ``vmap``-ed call on tensors of shape
-(S, n, m).  Modules that cannot be vmapped (BatchNorm updating running statistics
-in place, say) fall back to a loop over seeds with identical results.
+A residual network is any module whose forward pass applies a list of residual blocks
+in sequence, with whatever it likes before the first (the stem) and after the last
+(the head): ``blocks(model)`` names them.  h_0 is the input of block 1 and h_l the
+output of block l; shapes may change at stage transitions.  The ensemble builds one
+model per seed and stacks all their parameters along a new leading axis s = 1..S, so
+each block, and the whole forward pass, is one ``vmap``-ed ``functional_call`` on
+tensors of shape (S, n, ...).  Modules that cannot be vmapped (BatchNorm updating
+running statistics in place, say) fall back to a loop over seeds with identical results.
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable, Iterator, Sequence
 
 import torch
@@ -16,54 +19,123 @@ from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state, vmap
 
 Builder = Callable[[int], nn.Module]
+Blocks = Callable[[nn.Module], Sequence[nn.Module]]
+Trained = Callable[[nn.Module], Sequence[Tensor]]
+
+
+def model_blocks(model: nn.Module) -> Sequence[nn.Module]:
+    """``model.blocks``: where the reference models keep their residual blocks."""
+    return list(model.blocks)
+
+
+class _Reached(Exception):
+    def __init__(self, h: Tensor) -> None:
+        super().__init__()
+        self.h = h
+
+
+def input_of(model: nn.Module, block: nn.Module, x: Tensor, call: Callable[[Tensor], Tensor] | None = None,
+             ) -> Tensor:
+    """The tensor ``block`` receives when ``model`` (or ``call``) runs on ``x``: the forward
+    pass is stopped there, so only the stem is computed."""
+    def stop(module: nn.Module, args: tuple) -> None:
+        raise _Reached(args[0])
+    handle = block.register_forward_pre_hook(stop)
+    try:
+        (call or model)(x)
+    except _Reached as reached:
+        return reached.h
+    finally:
+        handle.remove()
+    raise RuntimeError("the forward pass never called the first residual block")
 
 
 class Ensemble:
-    """Models built by ``build(seed)`` for each seed, with batched stem/block/head calls.
+    """Models built by ``build(seed)`` for each seed, with batched stem/block/output calls.
 
-    ``batched`` tells which path is in use: stacked parameters under ``vmap`` (True)
-    or a Python loop over the S models (False).
+    ``blocks(model)`` lists a model's residual blocks in order; ``trained(model)`` its
+    trained parameters (default: those of the blocks).  ``batched`` tells which path is
+    in use: stacked parameters under ``vmap`` (True) or a loop over the S models (False).
+    ``transitions`` lists the blocks l (1-based) whose output shape differs from their
+    input shape (stage transitions).  ``x``: the inputs, given or drawn by ``x(model)``
+    from the first model; ``out_dim``: d, the width of the output.
+
+    Block-by-block calls (``block``) swap in each block's own parameters; a parameter a
+    block reads without owning it (one tau shared by all blocks) is the first model's
+    there.  That is exact at initialisation, where every seed has the same shared tau and
+    where the core calls blocks one by one; ``outputs`` swaps every parameter.
     """
 
-    def __init__(self, build: Builder, seeds: Sequence[int], x: Tensor, batched: bool = True) -> None:
+    def __init__(self, build: Builder, seeds: Sequence[int], x: Tensor | Callable[[nn.Module], Tensor],
+                 blocks: Blocks = model_blocks, trained: Trained | None = None, batched: bool = True) -> None:
         self.seeds = list(seeds)
         self.models = [build(s) for s in self.seeds]
-        self.depth = len(self.models[0].blocks)
-        self.batched = batched and all(_vmappable(m) for m in self.models[:1])
+        x = x(self.models[0]) if callable(x) else x
+        self.x = x
+        self._blocks_of = blocks
+        self._trained_of = trained or (lambda m: [p for b in blocks(m) for p in b.parameters()])
+        template = self.models[0]
+        self.depth = len(blocks(template))
+        self.batched = batched and _vmappable(template)
         if self.batched:
             try:
-                self._stem = _Stacked([m.stem for m in self.models])
-                self._head = _Stacked([m.head for m in self.models])
-                self._blocks = [_Stacked([m.blocks[l] for m in self.models]) for l in range(self.depth)]
+                self._stack(template)
                 with torch.no_grad():
-                    self.head(self.block(0, self.stem(x))) if self.depth else self.head(self.stem(x))
+                    self.outputs(x[:2])
             except Exception:  # noqa: BLE001 - any failure under vmap means: use the loop
                 self.batched = False
+        with torch.no_grad():
+            h = self.stem(x[:2])
+            self.transitions = []
+            for layer in range(self.depth):
+                out = self.block(layer, h)
+                if out.shape != h.shape:
+                    self.transitions.append(layer + 1)
+                h = out
+            self.out_dim = self.outputs(x[:2]).shape[-1]
         if self.batched:
-            self.models = []  # stacked copies hold the weights now; free the originals
+            self.models = [template]  # stacked copies hold the weights now; keep one template
         self.requires_grad_(False)  # the core asks for the gradients it needs
+
+    def _stack(self, template: nn.Module) -> None:
+        self.params, self.buffers = stack_module_state(self.models)
+        names = {id(m): n for n, m in template.named_modules()}
+        self._block_modules = list(self._blocks_of(template))
+        self._block_state = []
+        for block in self._block_modules:
+            if id(block) not in names:
+                raise RuntimeError("a residual block is not a submodule of the model")
+            prefix = names[id(block)] + "."
+            self._block_state.append((
+                {k[len(prefix):]: v for k, v in self.params.items() if k.startswith(prefix)},
+                {k[len(prefix):]: v for k, v in self.buffers.items() if k.startswith(prefix)}))
+        param_names = {id(p): n for n, p in template.named_parameters()}
+        self._groups, shared = _ownership(self._block_modules, self._trained_of(template))
+        self._groups = [[param_names[id(p)] for p in group] for group in self._groups]
+        self._shared = [param_names[id(p)] for p in shared]
+        self._calls = [vmap(partial(_call, module)) for module in self._block_modules]
+        self._template = template
 
     @property
     def size(self) -> int:
         return len(self.seeds)
 
     def stem(self, x: Tensor) -> Tensor:
-        """h_0 for every seed: x (n, p) -> (S, n, m)."""
-        if self.batched:
-            return self._stem(x.expand(self.size, *x.shape))
-        return torch.stack([m.stem(x) for m in self.models])
+        """h_0 (the input of block 1) for every seed: (S, n, ...)."""
+        if not self.batched:
+            return torch.stack([input_of(m, self._blocks_of(m)[0], x) for m in self.models])
+        first = self._block_modules[0]
+        return torch.stack([
+            input_of(self._template, first, x, lambda v: functional_call(
+                self._template, ({k: p[s] for k, p in self.params.items()},
+                                 {k: b[s] for k, b in self.buffers.items()}), (v,)))
+            for s in range(self.size)])
 
     def block(self, layer: int, h: Tensor) -> Tensor:
-        """h_l = block_l(h_{l-1}) for every seed: (S, n, m) -> (S, n, m)."""
+        """h_l = block_l(h_{l-1}) for every seed: (S, n, ...) -> (S, n, ...)."""
         if self.batched:
-            return self._blocks[layer](h)
-        return torch.stack([m.blocks[layer](h[s]) for s, m in enumerate(self.models)])
-
-    def head(self, h: Tensor) -> Tensor:
-        """y = head(h_L) for every seed: (S, n, m) -> (S, n, d)."""
-        if self.batched:
-            return self._head(h)
-        return torch.stack([m.head(h[s]) for s, m in enumerate(self.models)])
+            return self._calls[layer](*self._block_state[layer], h)
+        return torch.stack([self._blocks_of(m)[layer](h[s]) for s, m in enumerate(self.models)])
 
     def blocks(self, h: Tensor) -> Tensor:
         """h_L from h_0, through every block."""
@@ -71,20 +143,43 @@ class Ensemble:
             h = self.block(layer, h)
         return h
 
-    def block_parameters(self, layer: int) -> list[Tensor]:
-        """Tensors holding block ``layer``'s parameters: stacked (S, ...) leaves when
-        batched, else one tensor per model and parameter."""
+    def outputs(self, x: Tensor) -> Tensor:
+        """The whole forward pass for every seed: x (n, ...) -> (S, n, d)."""
         if self.batched:
-            return list(self._blocks[layer].params.values())
-        return [p for m in self.models for p in m.blocks[layer].parameters()]
+            template = self._template
+            return vmap(lambda p, b: functional_call(template, (p, b), (x,)))(self.params, self.buffers)
+        return torch.stack([m(x) for m in self.models])
 
-    def per_seed_sq_norm(self, layer: int, grads: Sequence[Tensor]) -> Tensor:
-        """sum of squares of ``grads`` (as returned for ``block_parameters(layer)``)
-        per seed: shape (S,)."""
+    def block_parameters(self, layer: int) -> list[Tensor]:
+        """The trained tensors of block ``layer``: stacked (S, ...) leaves when batched,
+        else each model's tensors, model by model."""
         if self.batched:
-            return sum(g.pow(2).flatten(1).sum(1) for g in grads)
+            return [self.params[n] for n in self._groups[layer]]
+        return [p for m in self.models for p in self._own(m, layer)]
+
+    def shared_parameters(self) -> list[Tensor]:
+        """Trained tensors that belong to no single block (a tau shared by all blocks)."""
+        if self.batched:
+            return [self.params[n] for n in self._shared]
+        owned = {id(p) for m in self.models for l in range(self.depth) for p in self._own(m, l)}
+        return [p for m in self.models for p in self._trained_of(m) if id(p) not in owned]
+
+    def trained_parameters(self) -> list[Tensor]:
+        """Every trained tensor: the blocks' and the shared ones."""
+        return [p for l in range(self.depth) for p in self.block_parameters(l)] + self.shared_parameters()
+
+    def _own(self, model: nn.Module, layer: int) -> list[Tensor]:
+        return _ownership(self._blocks_of(model), self._trained_of(model))[0][layer]
+
+    def per_seed_sq_norm(self, grads: Sequence[Tensor]) -> Tensor:
+        """Sum of squares of ``grads`` (as returned for ``block_parameters(layer)``) per
+        seed: shape (S,)."""
+        if not grads:
+            return torch.zeros(self.size, dtype=torch.float64)
+        if self.batched:
+            return sum(g.double().pow(2).flatten(1).sum(1) for g in grads)
         per_model = len(grads) // self.size
-        return torch.stack([sum(g.pow(2).sum() for g in grads[s * per_model:(s + 1) * per_model])
+        return torch.stack([sum(g.double().pow(2).sum() for g in grads[s * per_model:(s + 1) * per_model])
                             for s in range(self.size)])
 
     def requires_grad_(self, flag: bool) -> None:
@@ -94,25 +189,29 @@ class Ensemble:
 
     def _all_parameters(self) -> Iterator[Tensor]:
         if self.batched:
-            for part in [self._stem, self._head, *self._blocks]:
-                yield from part.params.values()
+            yield from self.params.values()
         else:
             for m in self.models:
                 yield from m.parameters()
 
 
-class _Stacked:
-    """One sub-module per seed, called as a single vmap over stacked parameters."""
+def _call(module: nn.Module, params: dict[str, Tensor], buffers: dict[str, Tensor], h: Tensor) -> Tensor:
+    return functional_call(module, (params, buffers), (h,))
 
-    def __init__(self, modules: list[nn.Module]) -> None:
-        self.params, self.buffers = stack_module_state(modules)
-        for p in self.params.values():
-            p.requires_grad_(False)
-        template = modules[0]
-        self._call = vmap(lambda p, b, h: functional_call(template, (p, b), (h,)))
 
-    def __call__(self, h: Tensor) -> Tensor:
-        return self._call(self.params, self.buffers, h)
+def _ownership(blocks: Sequence[nn.Module], trained: Sequence[Tensor]) -> tuple[list[list[Tensor]], list[Tensor]]:
+    """Split the trained tensors into those of each block (owned by exactly that block)
+    and the shared rest (in several blocks, or in none)."""
+    owners: dict[int, list[int]] = {}
+    for l, block in enumerate(blocks):
+        for q in block.parameters():
+            owners.setdefault(id(q), []).append(l)
+    groups: list[list[Tensor]] = [[] for _ in blocks]
+    shared: list[Tensor] = []
+    for p in trained:
+        where = owners.get(id(p), [])
+        (groups[where[0]] if len(where) == 1 else shared).append(p)
+    return groups, shared
 
 
 def _vmappable(module: nn.Module) -> bool:

@@ -20,6 +20,11 @@ def _per_seed_norm(v: Tensor) -> Tensor:
     return v.flatten(1).norm(dim=1).clamp_min(torch.finfo(v.dtype).tiny)
 
 
+def _unit(v: Tensor) -> Tensor:
+    """Per-seed norms shaped to divide ``v`` (S, ...) seed by seed."""
+    return _per_seed_norm(v).view(-1, *[1] * (v.dim() - 1))
+
+
 def jacobian_norm(ens: Ensemble, x: Tensor, iterations: int = 30, seed: int = 0) -> Tensor:
     """sigma_max(d h_L / d h_0) per seed, shape (S,), by ``iterations`` power-iteration
     steps on J^T J from a seeded random start.  The estimate ||J v|| / ||v|| is a lower
@@ -32,11 +37,11 @@ def jacobian_norm(ens: Ensemble, x: Tensor, iterations: int = 30, seed: int = 0)
     u = torch.zeros_like(hl, requires_grad=True)
     jt_u = torch.autograd.grad(hl, h0, u, create_graph=True)[0]  # J^T u, linear in u
     v = torch.randn(h0.shape, generator=generator(seed), dtype=h0.dtype).to(h0.device)
-    v = v / _per_seed_norm(v).view(-1, 1, 1)
+    v = v / _unit(v)
     sigma = torch.zeros(h0.shape[0], dtype=torch.float64, device=h0.device)
     for _ in range(iterations):
         jv = torch.autograd.grad(jt_u, u, v, retain_graph=True)[0]
         sigma = _per_seed_norm(jv).double()
         jtjv = torch.autograd.grad(hl, h0, jv, retain_graph=True)[0]
-        v = jtjv / _per_seed_norm(jtjv).view(-1, 1, 1)
+        v = jtjv / _unit(jtjv)
     return sigma.detach()

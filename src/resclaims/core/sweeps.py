@@ -1,13 +1,17 @@
 """Forward sweeps: per-layer norms ||h_l|| of every seed and sample, without overflow.
 
 For positively 1-homogeneous blocks (ReLU and linear maps, as in the theory)
-block(2^k h) = 2^k block(h) exactly in floating point, so rescaling a row by a power of
-two and carrying the exponent separately changes no bit of the result.  Rows are
+block(2^k h) = 2^k block(h) exactly in floating point, so rescaling a sample by a power
+of two and carrying the exponent separately changes no bit of the result.  Samples are
 rescaled only when log2 ||h|| leaves [-RESCALE, RESCALE]; in that range nothing is
 rescaled at all, so non-homogeneous blocks are evaluated exactly as written, and
-tau = 1 at L = 1024 (||h_L|| ~ 1e300 and beyond) does not overflow.
+tau = 1 at L = 1024 (||h_L|| ~ 1e300 and beyond) does not overflow.  ||h|| is the
+Euclidean norm of one sample's whole activation (all channels and positions).
 """
 from __future__ import annotations
+
+import math
+from typing import Sequence
 
 import torch
 from torch import Tensor
@@ -17,20 +21,37 @@ from resclaims.core.ensemble import Ensemble
 RESCALE = 256  # rescale when ||h|| > 2^256 or < 2^-256; float64 overflows at 2^1024
 
 
+def _sample_norms(h: Tensor) -> Tensor:
+    return h.flatten(2).norm(dim=-1)
+
+
 def log_norms(ens: Ensemble, x: Tensor) -> Tensor:
     """log ||h_l|| for l = 0..L: shape (S, n, L + 1), natural log, float64."""
     with torch.no_grad():
         h = ens.stem(x)
-        exponent = torch.zeros(h.shape[:-1], dtype=torch.float64, device=h.device)
-        out = [h.norm(dim=-1).double().log()]
+        exponent = torch.zeros(h.shape[:2], dtype=torch.float64, device=h.device)
+        out = [_sample_norms(h).double().log()]
         for layer in range(ens.depth):
             h = ens.block(layer, h)
-            norm = h.norm(dim=-1)
+            norm = _sample_norms(h)
             _, e = torch.frexp(norm)
             e = torch.where((e.abs() > RESCALE) & (norm > 0), e, torch.zeros_like(e))
             if bool(e.any()):
-                h = torch.ldexp(h, -e.unsqueeze(-1).to(h.dtype))
+                h = torch.ldexp(h, -e.view(*e.shape, *[1] * (h.dim() - 2)).to(h.dtype))
                 exponent = exponent + e.double()
-                norm = h.norm(dim=-1)
-            out.append(norm.double().log() + exponent * torch.log(torch.tensor(2.0, dtype=torch.float64)))
+                norm = _sample_norms(h)
+            out.append(norm.double().log() + exponent * math.log(2.0))
     return torch.stack(out, dim=-1)
+
+
+def log_growth(logs: Tensor, skip: Sequence[int] = ()) -> Tensor:
+    """log r_l = sum over blocks k <= l, k not in ``skip``, of log(||h_k|| / ||h_{k-1}||):
+    the growth accumulated by the shape-preserving blocks (pass the ensemble's
+    ``transitions`` as ``skip``; with none it is log ||h_l|| - log ||h_0||).
+    ``logs`` as returned by :func:`log_norms`; same shape, log r_0 = 0."""
+    steps = logs.diff(dim=-1)
+    if skip:
+        keep = torch.ones(steps.shape[-1], dtype=torch.bool, device=steps.device)
+        keep[[k - 1 for k in skip]] = False
+        steps = torch.where(keep, steps, torch.zeros_like(steps))
+    return torch.cat([torch.zeros_like(logs[..., :1]), steps.cumsum(dim=-1)], dim=-1)

@@ -1,8 +1,10 @@
-"""Losses, per-layer gradients and full-batch gradient descent, batched over seeds.
+"""Losses, per-block gradients and full-batch gradient descent, batched over seeds.
 
 Squared loss per seed s: F_s(W) = sum_i (1/2) ||f_s(x_i; W) - y_i||^2.  The S models
 share no parameters, so one backward pass of sum_s F_s gives every seed's own
 gradient, and one GD step on the stacked tensors is S independent GD steps.
+A parameter the loss does not depend on (a detached branch, say) gets gradient 0:
+that is a measurement, reported as such, not an error.
 """
 from __future__ import annotations
 
@@ -15,37 +17,134 @@ from torch import Tensor
 from resclaims.core.ensemble import Ensemble
 
 
-def outputs(ens: Ensemble, x: Tensor) -> Tensor:
-    """y_hat for every seed: (S, n, d)."""
-    return ens.head(ens.blocks(ens.stem(x)))
-
-
 def squared_loss(ens: Ensemble, x: Tensor, y: Tensor) -> Tensor:
     """F_s = sum_i (1/2) ||y_hat_{s,i} - y_i||^2 for every seed: shape (S,)."""
-    return 0.5 * (outputs(ens, x) - y).pow(2).flatten(1).sum(1)
+    return 0.5 * (ens.outputs(x) - y).pow(2).flatten(1).sum(1)
 
 
 def cross_entropy(ens: Ensemble, x: Tensor, labels: Tensor) -> Tensor:
     """Mean cross-entropy of the logits y_hat_s against ``labels`` per seed: shape (S,)."""
-    logits = outputs(ens, x)
+    logits = ens.outputs(x)
     return torch.stack([torch.nn.functional.cross_entropy(z, labels) for z in logits])
 
 
-def layer_gradients(ens: Ensemble, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-    """(F, G): F the loss per seed (S,), G[s, l] = ||grad_{W_l} F_s||_F, shape (S, L)."""
-    params = [ens.block_parameters(l) for l in range(ens.depth)]
-    flat = [p for ps in params for p in ps]
+def gradients(value: Tensor, params: Sequence[Tensor]) -> list[Tensor]:
+    """d value / d params, with zeros (not an error) for parameters ``value`` does not
+    depend on, and for all of them when it depends on none."""
+    if not value.requires_grad:
+        return [torch.zeros_like(p) for p in params]
+    return list(torch.autograd.grad(value, params, allow_unused=True, materialize_grads=True))
+
+
+@dataclass(frozen=True)
+class BlockGradients:
+    """loss (S,); norms[s, l] = ||grad_{theta_l} F_s|| over block l's trained tensors
+    theta_l, shape (S, L); shared (S,): the norm over trained tensors no single block
+    owns (a tau shared by all blocks); ``dead[l]``: block l has trained tensors and
+    every one of them got an exactly zero gradient for every seed."""
+
+    loss: Tensor
+    norms: Tensor
+    shared: Tensor
+    dead: list[bool]
+
+
+def block_gradients(ens: Ensemble, loss: Callable[[], Tensor]) -> BlockGradients:
+    """Per-block gradient norms of ``loss()`` (per-seed losses, shape (S,)) at the
+    ensemble's current parameters."""
+    per_block = [ens.block_parameters(l) for l in range(ens.depth)]
+    shared = ens.shared_parameters()
+    flat = [p for ps in per_block for p in ps] + shared
     for p in flat:
         p.requires_grad_(True)
-    loss = squared_loss(ens, x, y)
-    grads = torch.autograd.grad(loss.sum(), flat)
-    for p in flat:
-        p.requires_grad_(False)
-    out, k = [], 0
-    for ps in params:
-        out.append(ens.per_seed_sq_norm(len(out), grads[k:k + len(ps)]).sqrt())
+    try:
+        value = loss()
+        grads = gradients(value.sum(), flat)
+    finally:
+        for p in flat:
+            p.requires_grad_(False)
+    norms, dead, k = [], [], 0
+    for ps in per_block:
+        g = grads[k:k + len(ps)]
+        norms.append(ens.per_seed_sq_norm(g).sqrt())
+        dead.append(bool(ps) and all(not bool(t.any()) for t in g))
         k += len(ps)
-    return loss.detach(), torch.stack(out, dim=1).detach()
+    return BlockGradients(value.detach(), torch.stack(norms, dim=1).detach(),
+                          ens.per_seed_sq_norm(grads[k:]).sqrt().detach(), dead)
+
+
+def ntk_top_eigenvalue(ens: Ensemble, x: Tensor, iterations: int = 20, seed: int = 0,
+                       centered: bool = False) -> Tensor:
+    """lambda_max(K_s) per seed, shape (S,), for the Gram matrix K_s = J_s J_s^T of the
+    Jacobian J_s = d vec(y_hat_s) / d theta_s of the outputs in the trained parameters
+    (the neural tangent kernel on x): GD on the squared loss is stable for
+    eta < 2 / lambda_max.  ``centered`` restricts K to output directions with zero mean
+    over the d outputs of each sample, the only ones a softmax cross-entropy sees (its
+    Hessian in the logits is diag(p) - p p^T, at most 1/2, and zero along constants).
+    Power iteration on K v = J (J^T v), with J^T v one VJP and J u the derivative of the
+    linear map v -> J^T v (double VJP): reverse mode only."""
+    params = ens.trained_parameters()
+    for p in params:
+        p.requires_grad_(True)
+    try:
+        out = ens.outputs(x)
+        if not out.requires_grad:  # nothing trained reaches the outputs: K = 0
+            return torch.zeros(out.shape[0], dtype=torch.float64, device=out.device)
+        probe = torch.zeros_like(out, requires_grad=True)
+        jt_probe = torch.autograd.grad(out, params, probe, create_graph=True, allow_unused=True,
+                                       materialize_grads=True)
+        live = [i for i, g in enumerate(jt_probe) if g.requires_grad]
+        gen = torch.Generator(device="cpu").manual_seed(seed)
+        v = torch.randn(out.shape, generator=gen, dtype=out.dtype).to(out.device)
+        lam = torch.zeros(out.shape[0], dtype=torch.float64, device=out.device)
+        for _ in range(iterations):
+            if centered:
+                v = v - v.mean(dim=-1, keepdim=True)
+            v = v / v.flatten(1).norm(dim=1).clamp_min(1e-300).view(-1, *[1] * (v.dim() - 1))
+            jt_v = torch.autograd.grad(out, params, v, retain_graph=True, allow_unused=True,
+                                       materialize_grads=True)
+            kv = torch.autograd.grad([jt_probe[i] for i in live], probe, [jt_v[i] for i in live],
+                                     retain_graph=True, allow_unused=True, materialize_grads=True)[0]
+            if centered:
+                kv = kv - kv.mean(dim=-1, keepdim=True)
+            lam = (kv * v).flatten(1).sum(1).double()
+            v = kv
+    finally:
+        for p in params:
+            p.requires_grad_(False)
+    return lam.detach()
+
+
+@dataclass(frozen=True)
+class BlockTraces:
+    """trace[s, l] = tr(K_l) for seed s and block l (S, L); shared (S,): the same for the
+    trained tensors no single block owns; ``dead[l]``: block l's tensors got exactly zero
+    for every probe and seed (K_l = 0: no gradient can reach it)."""
+
+    trace: Tensor
+    shared: Tensor
+    dead: list[bool]
+
+
+def block_ntk_traces(ens: Ensemble, x: Tensor, probes: int = 8, seed: int = 0) -> BlockTraces:
+    """tr(K_l) = sum_{i,k} ||d f_{ik} / d theta_l||^2, block l's share of the trace of the
+    neural tangent kernel on x, per seed: the expected ||grad_{theta_l} F||^2 of the
+    squared loss for targets y ~ N(0, I) at f = 0, without the noise of one draw of y.
+    Hutchinson's estimate: the mean of ||J_l^T v||^2 over ``probes`` Gaussian v."""
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    trace = shared = None
+    dead: list[bool] = []
+    for _ in range(probes):
+        def projection() -> Tensor:
+            out = ens.outputs(x)
+            v = torch.randn(out.shape, generator=gen, dtype=out.dtype).to(out.device)
+            return (out * v).flatten(1).sum(1)
+        g = block_gradients(ens, projection)
+        trace = g.norms.pow(2) if trace is None else trace + g.norms.pow(2)
+        shared = g.shared.pow(2) if shared is None else shared + g.shared.pow(2)
+        dead = g.dead if not dead else [a and b for a, b in zip(dead, g.dead)]
+    assert trace is not None and shared is not None
+    return BlockTraces(trace / probes, shared / probes, dead)
 
 
 @dataclass(frozen=True)
@@ -69,7 +168,7 @@ def gradient_descent(loss: Callable[[], Tensor], params: Sequence[Tensor], lr: f
             losses.append(value.detach())
             if step == steps or not bool(torch.isfinite(value).any()):
                 break
-            grads = torch.autograd.grad(value.sum(), params)
+            grads = gradients(value.sum(), params)
             with torch.no_grad():
                 for p, g in zip(params, grads):
                     p.sub_(lr * g)
@@ -77,8 +176,3 @@ def gradient_descent(loss: Callable[[], Tensor], params: Sequence[Tensor], lr: f
         for p in params:
             p.requires_grad_(False)
     return Trajectory(torch.stack(losses))
-
-
-def block_parameters(ens: Ensemble) -> list[Tensor]:
-    """The parameters of every residual block (the W_l of the theory)."""
-    return [p for layer in range(ens.depth) for p in ens.block_parameters(layer)]

@@ -1,0 +1,56 @@
+"""Verdict helpers every family uses: per-seed evidence in, a Judgement with its margin out.
+
+* :func:`exceedance_verdict` (``high-probability`` claims): the exact binomial test of
+  H0: P(violation) <= p0 over S seeds, at the per-example alpha.
+* :func:`band_verdict` (``rate`` and ``converse`` claims): the order-statistic interval
+  of the per-seed median must meet the band [lo, hi].
+* :func:`gradient_verdict`: parameters that get no gradient at all are evidence
+  against any claim about gradients or training, named block by block.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+from resclaims.claim import Context, Judgement
+from resclaims.stats import band_margin, exceedance, median_interval
+
+
+def exceedance_verdict(violations: Sequence[float], p0: float, ctx: Context, what: str) -> Judgement:
+    """Falsified when significantly more than a fraction p0 of seeds violate (v > 0, or
+    NaN); the summary reads "k/S seeds <what> (falsified at >= K, p=...)"."""
+    test = exceedance(violations, p0, ctx.alpha)
+    return Judgement(not test.reject, test.margin,
+                     f"{test.failures}/{len(violations)} seeds {what} (falsified at >= {test.needed}, "
+                     f"p={test.p_value:.2g})")
+
+
+def band_verdict(values: Sequence[float], lo: float, hi: float, ctx: Context, name: str) -> Judgement:
+    """Falsified when the (1 - alpha) interval of the median of ``values`` misses [lo, hi]."""
+    ci = median_interval(values, ctx.alpha)
+    margin = band_margin(ci, lo, hi)
+    inside = not ci.disjoint_from(lo, hi)
+    return Judgement(inside, margin, f"median {name} in {ci} {'meets' if inside else 'misses'} "
+                                     f"[{lo:.3g}, {hi:.3g}]")
+
+
+def spans(indices: Sequence[int]) -> str:
+    """1-based indices as compact ranges: [1, 2, 3, 7] -> "1-3, 7"."""
+    out: list[str] = []
+    for i in sorted(indices):
+        if out and i == int(out[-1].split("-")[-1]) + 1:
+            out[-1] = f"{out[-1].split('-')[0]}-{i}"
+        else:
+            out.append(str(i))
+    return ", ".join(out)
+
+
+def gradient_verdict(dead: Sequence[bool]) -> Judgement | None:
+    """A falsification naming the blocks whose trained parameters all got an exactly zero
+    gradient (``dead[l]`` for block l + 1), or None when every block gets one."""
+    blocks = [l + 1 for l, d in enumerate(dead) if d]
+    if not blocks:
+        return None
+    return Judgement(False, -math.inf,
+                     f"no gradient reaches block(s) {spans(blocks)} of {len(dead)}: their trained "
+                     f"parameters get exactly 0 (a detached or constant branch)")
