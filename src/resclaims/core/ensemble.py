@@ -177,7 +177,7 @@ class Ensemble:
         if not grads:
             return torch.zeros(self.size, dtype=torch.float64)
         if self.batched:
-            return sum(g.double().pow(2).flatten(1).sum(1) for g in grads)
+            return sum(g.double().pow(2).reshape(self.size, -1).sum(1) for g in grads)
         per_model = len(grads) // self.size
         return torch.stack([sum(g.double().pow(2).sum() for g in grads[s * per_model:(s + 1) * per_model])
                             for s in range(self.size)])
