@@ -109,7 +109,7 @@ def reversed_draws(depth: int, tau: float, **arch: Any) -> nn.Module:
 
 
 def _doc(obj: Any) -> str:
-    return (obj.__doc__ or "").split("\n")[0]
+    return " ".join((obj.__doc__ or "").split("\n\n")[0].split())
 
 
 SUBJECTS = [

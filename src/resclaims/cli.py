@@ -1,5 +1,9 @@
 """``resclaims list`` and ``resclaims check``.
 
+``check --subject mypkg.nets:adapter`` runs the theorem claims on your model (add
+``--scope all`` or name claims with ``--claims`` for the reference-conformance ones);
+without ``--subject`` every claim runs on its family's reference.
+
 Exit codes of ``check``: 0 every checked claim holds; 1 some claim is falsified;
 2 a usage error (bad glob, subject, profile, device or setting) or a subject that
 could not be used (an ``error`` result); 130 interrupted (partial JSON kept).
@@ -44,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
                           "reference-conformance claims (constants of the paper's exact model), or all "
                           "(the default for registered subjects and for explicit --claims)")
     chk.add_argument("--profile", choices=sorted(PROFILES), default=None,
-                     help="ci (default), dev or thorough; also $RESCLAIMS_PROFILE")
+                     help="smoke, ci (default), dev or thorough; also $RESCLAIMS_PROFILE")
     chk.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     chk.add_argument("--json", metavar="PATH", help="write results to PATH (atomically)")
     chk.add_argument("--setting", metavar="JSON", help="replay one setting (from a counterexample)")

@@ -1,5 +1,6 @@
-"""Profiles: how hard a run looks.  ``ci`` is derandomized and small, ``dev`` random
-and small, ``thorough`` random, large and guided by ``hypothesis.target`` on the
+"""Profiles: how hard a run looks.  ``smoke`` is one derandomized example per claim
+(the simplest setting, plus explicit examples: a quick look), ``ci`` is derandomized and
+small, ``dev`` random and small, ``thorough`` random, large and guided by ``hypothesis.target`` on the
 violation margin.  Chosen by argument, CLI flag ``--profile``, pytest option
 ``--resclaims-profile`` or the environment variable RESCLAIMS_PROFILE (in that order)."""
 from __future__ import annotations
@@ -41,6 +42,8 @@ class Profile:
 
 
 PROFILES: dict[str, Profile] = {
+    "smoke": Profile("smoke", {"cheap": 1, "medium": 1, "expensive": 1},
+                     Scale(max_depth=1024, max_params=2 ** 20), derandomize=True, target=False),
     "ci": Profile("ci", {"cheap": 4, "medium": 3, "expensive": 2},
                   Scale(max_depth=1024, max_params=2 ** 20), derandomize=True, target=False),
     "dev": Profile("dev", {"cheap": 10, "medium": 5, "expensive": 3},
