@@ -52,11 +52,16 @@ def _cite(where: str) -> Cite:
     return Cite(AUTHORS, 2022, ARXIV, where)
 
 
+def _architecture(setting: Setting) -> dict:
+    """The keywords of a setting that say what to build (architecture and sizes)."""
+    return {k: setting[k] for k in (*ARCH_KEYS, "width", "image") if k in setting}
+
+
 def _ensemble(subject: Subject, setting: Setting, ctx: Context, depth: int, tau: float, count: int,
               samples: int = SAMPLES, out_dim: int = 1, dtype: torch.dtype = torch.float64) -> Ensemble:
     """``count`` models of ``subject`` with the setting's architecture (seeds derived from
     setting['seed']) and ``samples`` inputs drawn by the subject from the same seed."""
-    arch = {k: setting[k] for k in (*ARCH_KEYS, "width", "image") if k in setting}
+    arch = _architecture(setting)
 
     def build(seed: int) -> torch.nn.Module:
         return subject.build(seed, dtype=dtype, device=ctx.device, depth=depth, tau=tau, in_dim=IN_DIM,
@@ -81,11 +86,6 @@ def _log_ratios(ens: Ensemble) -> Tensor:
     """log r_l, shape (S, n, L + 1): growth accumulated over the shape-preserving blocks
     (stage transitions change the norm by a fixed factor the theorem does not speak of)."""
     return sweeps.log_growth(sweeps.log_norms(ens, ens.x), skip=ens.transitions)
-
-
-def _dead(ens: Ensemble, x: Tensor, y: Tensor) -> Judgement | None:
-    """A falsification if some block's trained parameters get no gradient at all."""
-    return gradient_verdict(train.block_gradients(ens, lambda: train.squared_loss(ens, x, y)).dead)
 
 
 # D-T1 ------------------------------------------------------------------------------
@@ -431,9 +431,9 @@ def _teacher_labels(subject: Subject, setting: Setting, ctx: Context, depth: int
     """Realizable labels for any architecture: argmax over classes of a teacher of the
     subject's own architecture (another init), its logits centred over the samples so
     that every class occurs."""
-    arch = {k: setting[k] for k in (*ARCH_KEYS, "width", "image") if k in setting}
     teacher = subject.build(data.spawn(setting["seed"] + 1, 1)[0], dtype=x.dtype, device=ctx.device,
-                            depth=depth, tau=1 / math.sqrt(depth), in_dim=IN_DIM, out_dim=classes, **arch)
+                            depth=depth, tau=1 / math.sqrt(depth), in_dim=IN_DIM, out_dim=classes,
+                            **_architecture(setting))
     with torch.no_grad():
         logits = teacher(x)
     return (logits - logits.mean(dim=0)).argmax(dim=1)

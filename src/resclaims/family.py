@@ -17,6 +17,8 @@ from typing import Any, Callable, Literal, Sequence
 import torch
 from torch import Tensor, nn
 
+from resclaims.core.data import generator, unit_sphere
+
 Factory = Callable[..., nn.Module]
 Role = Literal["reference", "mutant", "control"]
 
@@ -114,7 +116,7 @@ class Subject:
             call["dtype"] = dtype
         try:
             if self.adapter.accepts("generator"):
-                model = self.adapter.build(generator=torch.Generator(device="cpu").manual_seed(seed), **call)
+                model = self.adapter.build(generator=generator(seed), **call)
             else:
                 with torch.random.fork_rng(devices=[]):
                     torch.manual_seed(seed)
@@ -145,9 +147,8 @@ class Subject:
         """n inputs for ``model`` from ``seed``: the adapter's ``inputs`` if given, else
         points x_i with ||x_i|| = 1 (as the theory assumes) of shape ``model.input_shape``
         or (in_dim,)."""
-        gen = torch.Generator(device="cpu").manual_seed(seed)
         if self.adapter.inputs is not None:
-            x = self.adapter.inputs(n, gen)
+            x = self.adapter.inputs(n, generator(seed))
             if not isinstance(x, Tensor) or x.shape[0] != n:
                 raise SubjectError(f"subject {self.name}: inputs({n}, generator) must return a tensor "
                                    f"with {n} rows")
@@ -156,8 +157,7 @@ class Subject:
         if not shape:
             raise SubjectError(f"subject {self.name}: the model has no `input_shape`; give the adapter "
                                f"an `inputs(n, generator)` function")
-        x = torch.randn(n, *shape, generator=gen, dtype=torch.float64)
-        return (x / x.flatten(1).norm(dim=1).view(n, *[1] * len(shape))).to(dtype)
+        return unit_sphere(n, shape, seed, dtype)
 
     def trained(self, model: nn.Module) -> list[Tensor]:
         """The parameters training claims move: the adapter's ``branch_parameters``, else

@@ -10,21 +10,17 @@ def generator(seed: int) -> torch.Generator:
     return torch.Generator(device="cpu").manual_seed(seed)
 
 
-def unit_sphere(n: int, dim: int, seed: int, dtype: torch.dtype = torch.float64) -> Tensor:
-    """n points x_i uniform on the unit sphere S^{dim-1} (||x_i|| = 1, as the theory assumes)."""
-    x = torch.randn(n, dim, generator=generator(seed), dtype=torch.float64)
-    return (x / x.norm(dim=1, keepdim=True)).to(dtype)
+def unit_sphere(n: int, shape: int | tuple[int, ...], seed: int, dtype: torch.dtype = torch.float64) -> Tensor:
+    """n points x_i of the given shape (a dimension, or e.g. (3, 32, 32)) uniform on the
+    unit sphere, ||x_i|| = 1 over all entries (as the theory assumes)."""
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    x = torch.randn(n, *shape, generator=generator(seed), dtype=torch.float64)
+    return (x / x.flatten(1).norm(dim=1).view(n, *[1] * len(shape))).to(dtype)
 
 
 def gaussian_targets(n: int, dim: int, seed: int, dtype: torch.dtype = torch.float64) -> Tensor:
     """Regression targets y_i ~ N(0, I_dim), independent of the inputs."""
     return torch.randn(n, dim, generator=generator(seed), dtype=torch.float64).to(dtype)
-
-
-def teacher_classes(x: Tensor, classes: int, seed: int) -> Tensor:
-    """Labels argmax_k (T x)_k of a random linear teacher T ~ N(0, 1): a separable task."""
-    t = torch.randn(classes, x.shape[1], generator=generator(seed), dtype=torch.float64).to(x.dtype)
-    return (x @ t.T).argmax(dim=1)
 
 
 def spawn(seed: int, count: int) -> list[int]:
