@@ -129,3 +129,34 @@ def test_gradient_descent_lowers_the_loss() -> None:
     traj = train.gradient_descent(lambda: train.squared_loss(ens, x, y), ens.trained_parameters(), 0.01, 50)
     assert traj.losses.shape == (51, 3)
     assert (traj.losses[-1] < traj.losses[0]).all()
+
+
+class _SharedTauBlock(torch.nn.Module):
+    def __init__(self, tau: torch.nn.Parameter) -> None:
+        super().__init__()
+        self.tau = tau  # the same Parameter registered in every block
+        self.linear = torch.nn.Linear(4, 4, bias=False, dtype=torch.float64)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return torch.relu(h + self.tau * self.linear(h))
+
+
+class _SharedTauNet(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        tau = torch.nn.Parameter(torch.tensor(0.5, dtype=torch.float64))
+        self.blocks = torch.nn.ModuleList([_SharedTauBlock(tau) for _ in range(3)])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for block in self.blocks:
+            x = block(x)
+        return x
+
+
+def test_a_tau_registered_in_every_block_is_one_shared_parameter() -> None:
+    """Tied parameters leave the batched path (a block would read another seed's tau) and
+    are trained once, not once per block that lists them."""
+    ens = Ensemble(lambda s: _SharedTauNet(), (0, 1), data.unit_sphere(5, 4, 0))
+    assert not ens.batched
+    assert len(ens.shared_parameters()) == 2  # one tau per model
+    assert all(len(ens.block_parameters(l)) == 2 for l in range(3))  # each block's own weight, per model

@@ -162,9 +162,15 @@ class Subject:
     def trained(self, model: nn.Module) -> list[Tensor]:
         """The parameters training claims move: the adapter's ``branch_parameters``, else
         every parameter of the blocks."""
-        if self.adapter.branch_parameters is not None:
-            return list(self.adapter.branch_parameters(model))
-        return [p for b in self.blocks(model) for p in b.parameters()]
+        if self.adapter.branch_parameters is None:
+            chosen = [p for b in self.blocks(model) for p in b.parameters()]
+        else:
+            chosen = list(self.adapter.branch_parameters(model))
+            own = {id(p) for p in model.parameters()}
+            if not chosen or any(id(p) not in own for p in chosen):
+                raise SubjectError(f"subject {self.name}: branch_parameters(model) must return a non-empty "
+                                   f"list of the model's own parameters")
+        return list({id(p): p for p in chosen}.values())  # a shared tau listed by every block: once
 
     def check_contract(self) -> None:
         """Build the family's probe model and run the family's validation on it."""

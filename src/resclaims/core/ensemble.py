@@ -95,6 +95,8 @@ class Ensemble:
             self.out_dim = self.outputs(x[:2]).shape[-1]
         if self.batched:
             self.models = [template]  # stacked copies hold the weights now; keep one template
+        else:
+            self._owned = [_ownership(self._blocks_of(m), self._trained_of(m)) for m in self.models]
         self.requires_grad_(False)  # the core asks for the gradients it needs
 
     def _stack(self, template: nn.Module) -> None:
@@ -110,6 +112,9 @@ class Ensemble:
                 {k[len(prefix):]: v for k, v in self.params.items() if k.startswith(prefix)},
                 {k[len(prefix):]: v for k, v in self.buffers.items() if k.startswith(prefix)}))
         param_names = {id(p): n for n, p in template.named_parameters()}
+        for block, (params, _) in zip(self._block_modules, self._block_state):
+            if len({id(p) for p in block.parameters()}) != len(params):
+                raise RuntimeError("a block reads a parameter registered elsewhere (tied weights): use the loop")
         self._groups, shared = _ownership(self._block_modules, self._trained_of(template))
         self._groups = [[param_names[id(p)] for p in group] for group in self._groups]
         self._shared = [param_names[id(p)] for p in shared]
@@ -155,27 +160,23 @@ class Ensemble:
         else each model's tensors, model by model."""
         if self.batched:
             return [self.params[n] for n in self._groups[layer]]
-        return [p for m in self.models for p in self._own(m, layer)]
+        return [p for groups, _ in self._owned for p in groups[layer]]
 
     def shared_parameters(self) -> list[Tensor]:
         """Trained tensors that belong to no single block (a tau shared by all blocks)."""
         if self.batched:
             return [self.params[n] for n in self._shared]
-        owned = {id(p) for m in self.models for l in range(self.depth) for p in self._own(m, l)}
-        return [p for m in self.models for p in self._trained_of(m) if id(p) not in owned]
+        return [p for _, shared in self._owned for p in shared]
 
     def trained_parameters(self) -> list[Tensor]:
         """Every trained tensor: the blocks' and the shared ones."""
         return [p for l in range(self.depth) for p in self.block_parameters(l)] + self.shared_parameters()
 
-    def _own(self, model: nn.Module, layer: int) -> list[Tensor]:
-        return _ownership(self._blocks_of(model), self._trained_of(model))[0][layer]
-
     def per_seed_sq_norm(self, grads: Sequence[Tensor]) -> Tensor:
         """Sum of squares of ``grads`` (as returned for ``block_parameters(layer)``) per
         seed: shape (S,)."""
         if not grads:
-            return torch.zeros(self.size, dtype=torch.float64)
+            return torch.zeros(self.size, dtype=torch.float64, device=self.x.device)
         if self.batched:
             return sum(g.double().pow(2).reshape(self.size, -1).sum(1) for g in grads)
         per_model = len(grads) // self.size
@@ -208,8 +209,8 @@ def _ownership(blocks: Sequence[nn.Module], trained: Sequence[Tensor]) -> tuple[
             owners.setdefault(id(q), []).append(l)
     groups: list[list[Tensor]] = [[] for _ in blocks]
     shared: list[Tensor] = []
-    for p in trained:
-        where = owners.get(id(p), [])
+    for p in {id(p): p for p in trained}.values():  # each tensor once, however often listed
+        where = sorted(set(owners.get(id(p), [])))
         (groups[where[0]] if len(where) == 1 else shared).append(p)
     return groups, shared
 
