@@ -60,10 +60,12 @@ class Ensemble:
     input shape (stage transitions).  ``x``: the inputs, given or drawn by ``x(model)``
     from the first model; ``out_dim``: d, the width of the output.
 
-    Block-by-block calls (``block``) swap in each block's own parameters; a parameter a
-    block reads without owning it (one tau shared by all blocks) is the first model's
-    there.  That is exact at initialisation, where every seed has the same shared tau and
-    where the core calls blocks one by one; ``outputs`` swaps every parameter.
+    Block-by-block calls (``block``) swap in each block's own parameters.  A parameter
+    registered in several blocks (tied weights, a tau stored in every block) sends the
+    ensemble to the loop path; one a block reads without registering it (a tau held by
+    the network, read through a reference) is the first model's in block calls: exact at
+    initialisation, where every seed has the same such tau and where the core calls
+    blocks one by one.  ``outputs`` swaps every parameter.
     """
 
     def __init__(self, build: Builder, seeds: Sequence[int], x: Tensor | Callable[[nn.Module], Tensor],
@@ -81,10 +83,12 @@ class Ensemble:
             try:
                 self._stack(template)
                 with torch.no_grad():
-                    self.outputs(x[:2])
+                    self.out_dim = self.outputs(x[:2]).shape[-1]
             except Exception:  # noqa: BLE001 - any failure under vmap means: use the loop
                 self.batched = False
         with torch.no_grad():
+            if not self.batched:
+                self.out_dim = self.outputs(x[:2]).shape[-1]
             h = self.stem(x[:2])
             self.transitions = []
             for layer in range(self.depth):
@@ -92,7 +96,6 @@ class Ensemble:
                 if out.shape != h.shape:
                     self.transitions.append(layer + 1)
                 h = out
-            self.out_dim = self.outputs(x[:2]).shape[-1]
         if self.batched:
             self.models = [template]  # stacked copies hold the weights now; keep one template
         else:
