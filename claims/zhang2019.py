@@ -129,7 +129,12 @@ forward_stable = Claim(
     check=_forward_stable_check,
     judge=_forward_stable_judge,
     thresholds="Form [PAPER]. Constants [DERIVED]: log r_L ~ tau^2 L = c^2, so r -> e^{c^2}; "
-               "measured at c = 1, L = 256 (10 seeds per kind; MLP width 64, conv 4-8 channels): max_l r per seed 2.7-3.8 (MLP, branch depth 1), 2.7-4.5 (MLP, depth 2), 2.7-3.9 (MLP, 3 stages), 2.5-3.6 (MLP, 2 stages, image), 1.7-3.9 (conv), 1.6-3.5 (conv, depth 2), 1.4-2.5 (conv, 3 stages), 1.3-3.4 (conv, 2 stages): the bound 2e = 5.4 clears the worst seed by 1.2x (1.5 e^{c^2}, the MLP calibration, did not: 4.5 > 4.1). min_l r 0.68-1.0 per seed (bound 0.5, 1.35x).",
+               "measured at c = 1, L = 256 (10 seeds per kind; MLP width 64, conv 4-8 channels): max_l r "
+               "per seed 2.7-3.8 (MLP, branch depth 1), 2.7-4.5 (MLP, depth 2), 2.7-3.9 (MLP, 3 stages), "
+               "2.5-3.6 (MLP, 2 stages, image), 1.7-3.9 (conv), 1.6-3.5 (conv, depth 2), 1.4-2.5 (conv, 3 "
+               "stages), 1.3-3.4 (conv, 2 stages): the bound 2e = 5.4 clears the worst seed by 1.2x (1.5 "
+               "e^{c^2}, the MLP calibration, did not: 4.5 > 4.1). min_l r 0.68-1.0 per seed (bound 0.5, "
+               "1.35x).",
     cost="cheap",
 )
 
@@ -169,7 +174,10 @@ backward_stable = Claim(
     check=_backward_stable_check,
     judge=_backward_stable_judge,
     thresholds="Form [PAPER]. Bound 10 from the notes' table (median 4.1-4.5 at tau = 1/sqrt(L), "
-               "L = 4..1024, MLP); We measured ||J|| at c = 1, L = 64 (10 seeds per kind): 4.4-5.5 (MLP), 4.4-6.0 (MLP, branch depth 2), 3.8-4.9 (MLP, 3 stages), 3.9-5.2 (MLP, 2 stages, image), 3.7-6.8 (conv), 3.7-5.9 (conv, depth 2), 1.6-2.5 (conv, 3 stages), 1.8-2.8 (conv, 2 stages): margin 1.5x over the worst seed. Power iteration (30 steps) "
+               "L = 4..1024, MLP); We measured ||J|| at c = 1, L = 64 (10 seeds per kind): 4.4-5.5 (MLP), "
+               "4.4-6.0 (MLP, branch depth 2), 3.8-4.9 (MLP, 3 stages), 3.9-5.2 (MLP, 2 stages, image), "
+               "3.7-6.8 (conv), 3.7-5.9 (conv, depth 2), 1.6-2.5 (conv, 3 stages), 1.8-2.8 (conv, 2 "
+               "stages): margin 1.5x over the worst seed. Power iteration (30 steps) "
                "underestimates by < 3% (measured vs 100 steps).",
     cost="expensive",
 )
@@ -223,7 +231,15 @@ forward_converse = Claim(
     check=_forward_converse_check,
     judge=_forward_converse_judge,
     thresholds="Unboundedness [PAPER]; exponent 2c [DERIVED]: log r ~ tau^2 L = L^(2c). "
-               "Per-seed slopes at c = 0.2 / 0.35 (11 seeds per kind): MLP 0.41-0.51 / 0.74-0.78; MLP branch depth 2 0.42-0.49 / 0.73-0.80; MLP 3 stages 0.42-0.48 / 0.75-0.78; MLP 2 stages, image 0.39-0.52 / 0.74-0.80; conv 0.10-0.60 / 0.67-0.84; conv depth 2 0.33-0.75 / 0.66-0.93; conv depth 2, 3 stages 0.23-0.80 / 0.60-0.91; conv 2 stages 0.24-0.65 / 0.68-0.85. The band holds every MLP seed and the median of every conv kind; 4-8-channel conv nets spread per seed, which the median interval absorbs. c >= 0.2 because at c = 0.1 the growth L^0.2 over L = 64..1024 (2.3 -> 4.0) is within the finite-size offsets of log r (per-seed slopes below 0 to NaN on conv). Killed: tau = 1 (slope ~1), tau = 1/L and tau^2 (log r -> 0: slope negative or undefined), tau on the shortcut (r -> 0).",
+               "Per-seed slopes at c = 0.2 / 0.35 (11 seeds per kind): MLP 0.41-0.51 / 0.74-0.78; MLP "
+               "branch depth 2 0.42-0.49 / 0.73-0.80; MLP 3 stages 0.42-0.48 / 0.75-0.78; MLP 2 stages, "
+               "image 0.39-0.52 / 0.74-0.80; conv 0.10-0.60 / 0.67-0.84; conv depth 2 0.33-0.75 / "
+               "0.66-0.93; conv depth 2, 3 stages 0.23-0.80 / 0.60-0.91; conv 2 stages 0.24-0.65 / "
+               "0.68-0.85. The band holds every MLP seed and the median of every conv kind; 4-8-channel "
+               "conv nets spread per seed, which the median interval absorbs. c >= 0.2 because at c = 0.1 "
+               "the growth L^0.2 over L = 64..1024 (2.3 -> 4.0) is within the finite-size offsets of log r "
+               "(per-seed slopes below 0 to NaN on conv). Killed: tau = 1 (slope ~1), tau = 1/L and tau^2 "
+               "(log r -> 0: slope negative or undefined), tau on the shortcut (r -> 0).",
     cost="expensive",
     examples=({"c": 0.25, "width": 64, "seed": 0, "block": "mlp", "branch_depth": 1, "stages": 1,
                "input": "vector"},),
@@ -334,7 +350,12 @@ gradient_scale = Claim(
                "(reference ||grad||/sqrt(F) 65 at L = 64 and 256). tau = 1/L vanishes like "
                "L^(-1/2): G(4L)/G(L) ~ 0.5. G is the trace of K (4 Hutchinson probes), not one "
                "draw of the targets: on conv blocks with pooling one draw spread the per-seed "
-               "ratio over 0.19-7.4 and left the claim no power. Measured (14 seeds per kind): G(256)/G(64) per seed 0.81-1.10 (MLP), 0.81-1.19 (MLP, branch depth 2), 0.91-1.23 (MLP, 3 stages), 0.83-1.30 (MLP, 2 stages, image), 0.61-2.3 (conv), 0.54-2.8 (conv, depth 2), 0.73-1.7 (conv, 3 stages), 0.32-1.5 (conv, 2 stages); tau = 1/L gives median intervals [0.38, 0.63] on every kind. Depth profile per seed 1.6-2.4 (MLP), up to 4.1 (MLP, 3 stages: widths 64-256), up to 5.1 (conv): bound 8, margin 1.6x; tau = 1 makes it explode.",
+               "ratio over 0.19-7.4 and left the claim no power. Measured (14 seeds per kind): G(256)/G(64)"
+               " per seed 0.81-1.10 (MLP), 0.81-1.19 (MLP, branch depth 2), 0.91-1.23 (MLP, 3 stages), "
+               "0.83-1.30 (MLP, 2 stages, image), 0.61-2.3 (conv), 0.54-2.8 (conv, depth 2), 0.73-1.7 "
+               "(conv, 3 stages), 0.32-1.5 (conv, 2 stages); tau = 1/L gives median intervals [0.38, 0.63] "
+               "on every kind. Depth profile per seed 1.6-2.4 (MLP), up to 4.1 (MLP, 3 stages: widths "
+               "64-256), up to 5.1 (conv): bound 8, margin 1.6x; tau = 1 makes it explode.",
     cost="medium",
 )
 
@@ -416,7 +437,13 @@ gd_depth_free = Claim(
                "121-198 at L = 64); band [1/2.5, 2.5] symmetric in log. eta = 1/(2 lambda_max) of the NTK "
                "Gram J J^T (the largest over inits and depths, so every run is stable: the narrow "
                "conv nets' lambda_max varies 20x over inits) needs no width and keeps one eta for "
-               "every L, as the theory's rule eta tau^2 L fixed does. Measured (13 seeds per kind): per-seed rate(64)/rate(4) 0.53-1.71 (MLP), 0.50-2.6 (MLP, branch depth 2), 0.63-2.0 (MLP, 3 stages), 0.79-1.8 (MLP, 2 stages, image), 0.07-2.7 (conv, depth 2, 3 stages; median rates 0.027 -> 0.010, the weakest margin), 0.72-20 (conv, 2 stages). One-stage conv is outside the class: pooling 64 positions of noise features before a one-dimensional head leaves the NTK Gram so ill-conditioned that 150 steps measure no rate at any depth (rates 0.0004-0.04 at L = 4, 0.0002-0.001 at L = 64).",
+               "every L, as the theory's rule eta tau^2 L fixed does. Measured (13 seeds per kind): "
+               "per-seed rate(64)/rate(4) 0.53-1.71 (MLP), 0.50-2.6 (MLP, branch depth 2), 0.63-2.0 (MLP, 3"
+               " stages), 0.79-1.8 (MLP, 2 stages, image), 0.07-2.7 (conv, depth 2, 3 stages; median rates "
+               "0.027 -> 0.010, the weakest margin), 0.72-20 (conv, 2 stages). One-stage conv is outside "
+               "the class: pooling 64 positions of noise features before a one-dimensional head leaves the "
+               "NTK Gram so ill-conditioned that 150 steps measure no rate at any depth (rates 0.0004-0.04 "
+               "at L = 4, 0.0002-0.001 at L = 64).",
     cost="expensive",
 )
 
@@ -487,7 +514,8 @@ trains_without_norm = Claim(
     statement="With tau = 1/sqrt(L) and no normalization, a deep residual net trains as well as a "
               "shallow one of the same architecture: full-batch GD on the trained parameters "
               "(float32, 100 steps, cross-entropy on labels of a teacher of the same "
-              "architecture; 4 classes, or the model's own head), each net at its stable step eta = n / lambda_max of its centred NTK "
+              "architecture; 4 classes, or the model's own head), each net at its stable step eta = n / "
+              "lambda_max of its centred NTK "
               "Gram) reduces log F at L (up to 128) by a median of at least half the median "
               "reduction at L = 4.",
     provenance="paper",
@@ -501,9 +529,13 @@ trains_without_norm = Claim(
     thresholds="Trains [PAPER]; the synthetic stand-in is ours: realizable teacher labels (4 "
                "classes, 64 points), a step size from the curvature bound eta * max Hessian "
                "eigenvalue <= 1/2 (needs no width; an exploding net gets a vanishing step and so "
-               "does not train), and depth compared with L = 4 rather than an absolute loss, because an absolute target depends on the architecture (conv nets "
+               "does not train), and depth compared with L = 4 rather than an absolute loss, because an "
+               "absolute target depends on the architecture (conv nets "
                "with pooling reduce the loss 10x more slowly than MLPs at any depth). "
-               "Measured at L = 32 (13 seeds per kind): relative reduction per seed 0.39-1.5 (MLP), 0.70-1.6 (MLP, branch depth 2), 0.55-1.5 (MLP, 3 stages), 0.39-1.3 (MLP, 2 stages, image), 0.51-1.2 (conv); medians 0.8-1.1. Without tau the deep net's curvature explodes and its stable step freezes it: medians 0-0.06.",
+               "Measured at L = 32 (13 seeds per kind): relative reduction per seed 0.39-1.5 (MLP), "
+               "0.70-1.6 (MLP, branch depth 2), 0.55-1.5 (MLP, 3 stages), 0.39-1.3 (MLP, 2 stages, image), "
+               "0.51-1.2 (conv); medians 0.8-1.1. Without tau the deep net's curvature explodes and its "
+               "stable step freezes it: medians 0-0.06.",
     cost="expensive",
 )
 
