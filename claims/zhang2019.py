@@ -27,6 +27,7 @@ user's model.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -52,7 +53,7 @@ def _cite(where: str) -> Cite:
     return Cite(AUTHORS, 2022, ARXIV, where)
 
 
-def _architecture(setting: Setting) -> dict:
+def _architecture(setting: Setting) -> dict[str, Any]:
     """The keywords of a setting that say what to build (architecture and sizes)."""
     return {k: setting[k] for k in (*ARCH_KEYS, "width", "image") if k in setting}
 

@@ -123,13 +123,12 @@ def _sizes(arch: dict[str, Any], subject: Subject) -> list[dict[str, Any]]:
 
 @st.composite
 def _sized(draw: Any, scale: Scale, subject: Subject, space: Space, depths: Sequence[int],
-           ladder: bool) -> Setting:
+           ladder: bool, per_block: float | None) -> Setting:
     """An architecture (if the subject takes one) with sizes, and a depth: drawn from
     ``depths`` when not a ``ladder``, else the claim's fixed ladder.  The number of stages
     and the sizes are drawn among those whose cost at the smallest depth drawn (the
     ladder's top) fits the profile; when none does, the smallest runs."""
     need = max(depths) if ladder else min(depths)
-    per_block = None if subject.adapter.accepts("width") else block_cost(subject)
 
     def fitting(arch: dict[str, Any]) -> list[dict[str, Any]]:
         return [s for s in _sizes(arch, subject) if cost({**arch, **s}, need, per_block) <= scale.max_params]
@@ -162,9 +161,11 @@ def tau_settings(scale: Scale, subject: Subject, *, depths: tuple[int, int] | No
     if not choices:
         raise ValueError(f"no power of two in {depths}")
 
+    per_block = None if subject.adapter.accepts("width") else block_cost(subject)  # once, not per draw
+
     @st.composite
     def build(draw: Any) -> Setting:
-        setting = draw(_sized(scale, subject, space, choices, ladder is not None))
+        setting = draw(_sized(scale, subject, space, choices, ladder is not None, per_block))
         if c is not None:
             setting["c"] = draw(constants(*c))
         setting["seed"] = draw(seeds())

@@ -48,8 +48,9 @@ class Adapter:
     ``inputs(n, generator)``: a batch of n inputs of the model's shape, e.g.
     ``torch.randn(n, 3, 32, 32, generator=generator)``.  Default: n points on the unit
     sphere of ``model.input_shape`` (or of R^in_dim).
-    ``branch_parameters(model)``: the trained parameters (the W_l of the theory, a
-    learnable tau included).  Default: every parameter of the blocks.
+    ``branch_parameters(model)``: the parameters training claims move (the W_l of the
+    theory).  Default: every parameter of the blocks; a tau held by the network outside
+    the blocks then stays at the value a claim asks for.
     """
 
     build: Factory
@@ -161,16 +162,15 @@ class Subject:
 
     def trained(self, model: nn.Module) -> list[Tensor]:
         """The parameters training claims move: the adapter's ``branch_parameters``, else
-        every parameter of the blocks."""
+        every parameter of the blocks (a tensor listed twice counts once in the core)."""
         if self.adapter.branch_parameters is None:
-            chosen = [p for b in self.blocks(model) for p in b.parameters()]
-        else:
-            chosen = list(self.adapter.branch_parameters(model))
-            own = {id(p) for p in model.parameters()}
-            if not chosen or any(id(p) not in own for p in chosen):
-                raise SubjectError(f"subject {self.name}: branch_parameters(model) must return a non-empty "
-                                   f"list of the model's own parameters")
-        return list({id(p): p for p in chosen}.values())  # a shared tau listed by every block: once
+            return [p for b in self.blocks(model) for p in b.parameters()]
+        chosen = list(self.adapter.branch_parameters(model))
+        own = {id(p) for p in model.parameters()}
+        if not chosen or any(id(p) not in own for p in chosen):
+            raise SubjectError(f"subject {self.name}: branch_parameters(model) must return a non-empty "
+                               f"list of the model's own parameters")
+        return chosen
 
     def check_contract(self) -> None:
         """Build the family's probe model and run the family's validation on it."""

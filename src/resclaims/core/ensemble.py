@@ -118,8 +118,8 @@ class Ensemble:
         for block, (params, _) in zip(self._block_modules, self._block_state):
             if len({id(p) for p in block.parameters()}) != len(params):
                 raise RuntimeError("a block reads a parameter registered elsewhere (tied weights): use the loop")
-        self._groups, shared = _ownership(self._block_modules, self._trained_of(template))
-        self._groups = [[param_names[id(p)] for p in group] for group in self._groups]
+        groups, shared = _ownership(self._block_modules, self._trained_of(template))
+        self._groups = [[param_names[id(p)] for p in group] for group in groups]
         self._shared = [param_names[id(p)] for p in shared]
         self._calls = [vmap(partial(_call, module)) for module in self._block_modules]
         self._template = template

@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 import torch
 from torch import Tensor
 
+from resclaims.core.data import generator
 from resclaims.core.ensemble import Ensemble
 
 
@@ -94,7 +95,7 @@ def ntk_top_eigenvalue(ens: Ensemble, x: Tensor, iterations: int = 20, seed: int
         jt_probe = torch.autograd.grad(out, params, probe, create_graph=True, allow_unused=True,
                                        materialize_grads=True)
         live = [i for i, g in enumerate(jt_probe) if g.requires_grad]
-        gen = torch.Generator(device="cpu").manual_seed(seed)
+        gen = generator(seed)
         v = torch.randn(out.shape, generator=gen, dtype=out.dtype).to(out.device)
         lam = torch.zeros(out.shape[0], dtype=torch.float64, device=out.device)
         for _ in range(iterations):
@@ -131,7 +132,7 @@ def block_ntk_traces(ens: Ensemble, x: Tensor, probes: int = 8, seed: int = 0) -
     neural tangent kernel on x, per seed: the expected ||grad_{theta_l} F||^2 of the
     squared loss for targets y ~ N(0, I) at f = 0, without the noise of one draw of y.
     Hutchinson's estimate: the mean of ||J_l^T v||^2 over ``probes`` Gaussian v."""
-    gen = torch.Generator(device="cpu").manual_seed(seed)
+    gen = generator(seed)
     trace = shared = None
     dead: list[bool] = []
     for _ in range(probes):
