@@ -31,8 +31,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils import skip_init
 
-from resclaims.core.ensemble import input_of
-from resclaims.family import Adapter, Family, Subject, SubjectError
+from resclaims.family import Adapter, Family, Subject, SubjectError, sequential_output
 
 __all__ = ["TAU_RESNET", "TauBlock", "TauResNet", "tau_resnet", "stage_sizes", "gaussian_", "SUBJECTS"]
 
@@ -168,29 +167,9 @@ def tau_resnet(depth: int, tau: float, width: int = 64, *, generator: torch.Gene
 
 def _validate(model: nn.Module, blocks: Sequence[nn.Module], x: Tensor) -> None:
     """The contract of a residual network: ``blocks`` has ``depth`` entries (probe depth),
-    the forward pass applies them in that order with nothing in between (block l+1
-    receives exactly block l's output), and the model maps x to a finite (n, d) output."""
-    depth = TAU_RESNET.probe["depth"]
-    if len(blocks) != depth:
-        raise SubjectError(f"model has {len(blocks)} blocks for depth={depth}")
-    with torch.no_grad():
-        input_of(model, blocks[0], x)  # the stem alone must reach block 1
-    seen: list[tuple[int, Tensor, Tensor]] = []
-    hooks = [b.register_forward_hook(lambda m, a, out, l=l: seen.append((l, a[0], out)))
-             for l, b in enumerate(blocks)]
-    try:
-        with torch.no_grad():
-            y = model(x)
-    finally:
-        for h in hooks:
-            h.remove()
-    if [l for l, _, _ in seen] != list(range(depth)):
-        raise SubjectError(f"the forward pass called blocks {[l + 1 for l, _, _ in seen]}, expected "
-                           f"each of 1..{depth} once, in order")
-    for (l, _, out), (_, nxt, _) in zip(seen, seen[1:]):
-        if not (out is nxt or (out.shape == nxt.shape and torch.equal(out, nxt))):
-            raise SubjectError(f"block {l + 2} does not receive block {l + 1}'s output: blocks(model) "
-                               f"must list blocks applied in sequence")
+    applied in sequence (:func:`sequential_output`), and the model maps x to a finite
+    (n, d) output."""
+    y = sequential_output(model, blocks, x, TAU_RESNET.probe["depth"])
     if y.dim() != 2 or y.shape[0] != x.shape[0]:
         raise SubjectError(f"output has shape {tuple(y.shape)}, expected (n, d) = ({x.shape[0]}, d)")
     if not torch.isfinite(y).all():

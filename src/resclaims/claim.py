@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Literal, Mapping
 
 from hypothesis.strategies import SearchStrategy
 
@@ -88,7 +88,10 @@ class Claim:
     ``reference-conformance`` claims pin constants calibrated on the paper's exact
     model; they run on a user's subject only when asked for.
     ``settings(scale, subject)`` gives the strategy of settings for one subject (a
-    subject whose architecture is its own is not drawn one)."""
+    subject whose architecture is its own is not drawn one).
+    ``requires``: architecture keywords the hypotheses restrict, with the values they
+    allow (``{"shortcut_depth": (2,)}``); a subject that fixes another value is outside
+    the theorem and the claim is ``skipped`` on it, with the reason."""
 
     id: str
     cite: Cite
@@ -105,6 +108,16 @@ class Claim:
     cost: Cost = "medium"
     budget: float = 1e-3
     examples: tuple[Setting, ...] = field(default_factory=tuple)
+    requires: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+
+    def applies_to(self, subject: Subject) -> str | None:
+        """None when ``subject`` can meet the hypotheses, else why it cannot."""
+        for keyword, allowed in self.requires.items():
+            value = subject.architecture(keyword)
+            if value is not None and value not in allowed:
+                return (f"not applicable: {self.id} is about {keyword} in {list(allowed)}; subject "
+                        f"{subject.name} fixes {keyword} = {value}")
+        return None
 
     def __post_init__(self) -> None:
         if not _ID.match(self.id):

@@ -20,8 +20,11 @@ from typing import Sequence
 
 from resclaims import registry
 from resclaims.engine import Result, counterexample, run
-from resclaims.family import SubjectError
+from resclaims.claim import Claim
+from resclaims.family import Subject, SubjectError
 from resclaims.profiles import PROFILES, UnknownProfile, resolve
+from rich.console import Console
+
 from resclaims.report import (catalog_rows, catalog_table, console, environment, results_table,
                               summary_line, write_json)
 
@@ -99,18 +102,9 @@ def _check(args: argparse.Namespace) -> int:
             raise UsageError(f"--setting is not valid JSON: {exc}") from None
         if not isinstance(setting, dict) or len(claims) != 1:
             raise UsageError("--setting takes a JSON object and exactly one claim (--claims ID)")
-    if args.subject and ":" in args.subject:
-        if "" not in sys.path and str(Path.cwd()) not in sys.path:
-            sys.path.insert(0, str(Path.cwd()))  # `mypkg.nets:adapter` from the project root, like python -m
-        try:
-            registry.load_adapter(args.subject)  # fail fast, once, on a bad module:adapter
-        except SubjectError as exc:
-            raise UsageError(str(exc)) from None
-    elif args.subject and args.subject not in registry.subjects():
-        raise UsageError(f"unknown subject {args.subject!r}: give a registered name "
-                         f"(see `resclaims list --subjects`) or 'package.module:factory'")
-
     out, err = console(), console(stderr=True)
+    if args.subject:
+        claims = _claims_for_subject(args.subject, claims, bool(args.claims), err)
     env = environment(profile.name, args.device)
     results: list[Result] = []
     start = time.perf_counter()
@@ -142,6 +136,41 @@ def _check(args: argparse.Namespace) -> int:
     if any(r.verdict == "error" for r in results):
         return 2
     return 1 if any(r.verdict == "falsified" for r in results) else 0
+
+
+def _claims_for_subject(spec: str, claims: list[Claim], explicit: bool, err: Console) -> list[Claim]:
+    """The claims ``--subject`` is checked against: a registered subject's family's; for
+    a user's ``module:adapter``, those of every family whose contract the adapter meets
+    (families it does not meet are named on stderr), or all named with ``--claims``."""
+    if ":" not in spec:
+        subject = registry.subjects().get(spec)
+        if subject is None:
+            raise UsageError(f"unknown subject {spec!r}: give a registered name "
+                             f"(see `resclaims list --subjects`) or 'package.module:adapter'")
+        mine = [c for c in claims if c.family is subject.family]
+        if not mine:
+            raise UsageError(f"no selected claim is about family {subject.family.name} of subject {spec}")
+        return mine
+    if "" not in sys.path and str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))  # `mypkg.nets:adapter` from the project root, like python -m
+    try:
+        adapter = registry.load_adapter(spec)  # fail fast, once, on a bad module:adapter
+    except SubjectError as exc:
+        raise UsageError(str(exc)) from None
+    if explicit:
+        return claims
+    met, reasons = set(), []
+    for family in {id(c.family): c.family for c in claims}.values():
+        try:
+            Subject(spec, family, adapter).check_contract()
+            met.add(family.name)
+        except SubjectError as exc:
+            reasons.append(f"{family.name}: {exc}")
+    if not met:
+        raise UsageError(f"{spec} meets the contract of no claim family (" + "; ".join(reasons) + ")")
+    for reason in reasons:
+        err.print(f"skipping family {reason}", markup=False)
+    return [c for c in claims if c.family.name in met]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

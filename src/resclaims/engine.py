@@ -22,14 +22,15 @@ from resclaims.claim import Claim, Context, Evidence, Judgement, Setting
 from resclaims.family import Subject, SubjectError
 from resclaims.profiles import Profile, resolve
 
-Verdict = Literal["holds", "falsified", "error"]
+Verdict = Literal["holds", "falsified", "skipped", "error"]
 
 
 @dataclass
 class Result:
     """The outcome of one claim on one subject.  ``setting``/``evidence``/``summary`` are
     those of the failing setting when falsified, else of the setting with the smallest
-    margin; ``examples`` counts the settings evaluated."""
+    margin; ``examples`` counts the settings evaluated.  ``skipped``: the subject fixes an
+    architecture outside the claim's hypotheses (``summary`` says which)."""
 
     claim: str
     subject: str
@@ -71,6 +72,10 @@ def run(claim: Claim | str, subject: Subject | str | None = None, profile: Profi
         subj = subject if isinstance(subject, Subject) else registry.subject_for(subject, claim.family)
         name = subj.name
         subj.check_contract()
+        reason = claim.applies_to(subj)
+        if reason is not None:
+            return Result(claim.id, name, "skipped", claim.scope, seconds=time.perf_counter() - start,
+                          summary=reason, profile=prof.name)
         examples = len(claim.examples) + prof.max_examples(claim.cost)
         ctx = Context(device=device, alpha=claim.budget / examples, scale=prof.scale)
         if setting is not None:

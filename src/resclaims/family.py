@@ -12,12 +12,13 @@ from __future__ import annotations
 import importlib
 import inspect
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Sequence
+from typing import Any, Callable, Literal, Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
 
 from resclaims.core.data import generator, unit_sphere
+from resclaims.core.ensemble import input_of
 
 Factory = Callable[..., nn.Module]
 Role = Literal["reference", "mutant", "control"]
@@ -51,12 +52,20 @@ class Adapter:
     ``branch_parameters(model)``: the parameters training claims move (the W_l of the
     theory).  Default: every parameter of the blocks; a tau held by the network outside
     the blocks then stays at the value a claim asks for.
+    ``fixed``: architecture keywords the model fixes rather than takes, with their values
+    (``{"shortcut_depth": 2}``); a claim whose hypotheses need another value is skipped
+    on this subject, and one that needs the keyword and finds it neither accepted nor
+    fixed reports the subject as unusable.
+    ``loss(output, target)``: the training loss of the user's code, where a claim's
+    statement is about it; default: the loss the claim states.
     """
 
     build: Factory
     blocks: Callable[[nn.Module], Sequence[nn.Module]] = attribute_blocks
     inputs: Callable[[int, torch.Generator], Tensor] | None = None
     branch_parameters: Callable[[nn.Module], Sequence[Tensor]] | None = None
+    fixed: Mapping[str, Any] = field(default_factory=dict)
+    loss: Callable[[Tensor, Tensor], Tensor] | None = None
 
     def accepts(self, keyword: str) -> bool:
         """Whether ``build`` takes ``keyword`` (by name or through ``**kwargs``)."""
@@ -172,6 +181,15 @@ class Subject:
                                f"list of the model's own parameters")
         return chosen
 
+    def architecture(self, keyword: str) -> Any:
+        """The value the subject fixes for ``keyword``, or None when ``build`` takes it."""
+        if keyword in self.adapter.fixed:
+            return self.adapter.fixed[keyword]
+        if self.adapter.accepts(keyword):
+            return None
+        raise SubjectError(f"subject {self.name}: build does not take {keyword!r}; declare the "
+                           f"model's value with Adapter(..., fixed={{{keyword!r}: ...}})")
+
     def check_contract(self) -> None:
         """Build the family's probe model and run the family's validation on it."""
         model = self.build(seed=0, **self.family.probe)
@@ -185,6 +203,37 @@ class Subject:
         except Exception as exc:  # the model itself crashed on the probe input
             raise SubjectError(f"subject {self.name}: model raised {type(exc).__name__} on the "
                                f"probe input: {exc}") from None
+
+
+def sequential_output(model: nn.Module, blocks: Sequence[nn.Module], x: Tensor, depth: int) -> Tensor:
+    """``model(x)``, after checking the contract every residual family shares: ``blocks``
+    has ``depth`` entries, the stem alone reaches block 1, and the forward pass applies
+    the blocks once each, in order, with nothing in between (block l+1 receives exactly
+    block l's output).  Raises SubjectError saying which part fails."""
+    if len(blocks) != depth:
+        raise SubjectError(f"model has {len(blocks)} blocks for depth={depth}")
+    with torch.no_grad():
+        input_of(model, blocks[0], x)  # the stem alone must reach block 1
+    position = {}
+    for l, b in enumerate(blocks):  # a module listed twice (tied units) is one hook
+        position.setdefault(id(b), l)
+    seen: list[tuple[int, Tensor, Tensor]] = []
+    hooks = [b.register_forward_hook(lambda m, a, out: seen.append((id(m), a[0], out)))
+             for b in {id(b): b for b in blocks}.values()]
+    try:
+        with torch.no_grad():
+            y = model(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    if [i for i, _, _ in seen] != [id(b) for b in blocks]:
+        raise SubjectError(f"the forward pass called blocks {[position[i] + 1 for i, _, _ in seen]}, "
+                           f"expected each of 1..{depth} once, in order")
+    for l, ((_, _, out), (_, nxt, _)) in enumerate(zip(seen, seen[1:])):
+        if not (out is nxt or (out.shape == nxt.shape and torch.equal(out, nxt))):
+            raise SubjectError(f"block {l + 2} does not receive block {l + 1}'s output: blocks(model) "
+                               f"must list blocks applied in sequence")
+    return y
 
 
 def load_adapter(spec: str) -> Adapter:

@@ -16,7 +16,7 @@ from rich.table import Table
 from resclaims.claim import Claim
 from resclaims.engine import Result
 
-STYLE = {"holds": "green", "falsified": "bold red", "error": "bold yellow"}
+STYLE = {"holds": "green", "falsified": "bold red", "skipped": "dim", "error": "bold yellow"}
 SCOPE_LABEL = {"theorem": "theorem", "reference-conformance": "ref. conformance"}
 
 
@@ -65,8 +65,9 @@ def results_table(results: Sequence[Result], claims: dict[str, Claim]) -> Table:
 
 def summary_line(results: Sequence[Result], seconds: float) -> str:
     counts = {v: sum(r.verdict == v for r in results) for v in STYLE}
+    skipped = f", {counts['skipped']} not applicable" if counts["skipped"] else ""
     return (f"{len(results)} claims: {counts['holds']} hold, {counts['falsified']} falsified, "
-            f"{counts['error']} errors ({seconds:.0f} s)")
+            f"{counts['error']} errors{skipped} ({seconds:.0f} s)")
 
 
 def catalog_rows(claims: Sequence[Claim]) -> list[dict[str, str]]:

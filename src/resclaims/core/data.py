@@ -30,3 +30,22 @@ def spawn(seed: int, count: int) -> list[int]:
 
     state = np.random.SeedSequence(seed).generate_state(count, dtype=np.uint64)
     return [int(v >> np.uint64(1)) for v in state]
+
+
+def linear_regression(n: int, dim: int, seed: int, whiten: bool = True, noise: float = 0.1,
+                      dtype: torch.dtype = torch.float64) -> tuple[Tensor, Tensor]:
+    """Inputs X (n, dim) and targets Y = X M^T + noise E, with M ~ N(0, 1/dim) entrywise
+    and E ~ N(0, 1).  ``whiten``: X is rescaled so that its sample second moment is
+    exactly the identity, Sxx = X^T X / n = I; otherwise x ~ N(0, C) with a random
+    covariance C = B B^T / dim + I/2 (B Gaussian), so Sxx is not I."""
+    g = generator(seed)
+    x = torch.randn(n, dim, generator=g, dtype=torch.float64)
+    if whiten:
+        evals, evecs = torch.linalg.eigh(x.T @ x / n)
+        x = x @ evecs @ torch.diag(evals.rsqrt()) @ evecs.T
+    else:
+        b = torch.randn(dim, dim, generator=g, dtype=torch.float64)
+        x = x @ torch.linalg.cholesky(b @ b.T / dim + 0.5 * torch.eye(dim, dtype=torch.float64)).T
+    m = torch.randn(dim, dim, generator=g, dtype=torch.float64) / dim ** 0.5
+    y = x @ m.T + noise * torch.randn(n, dim, generator=g, dtype=torch.float64)
+    return x.to(dtype), y.to(dtype)

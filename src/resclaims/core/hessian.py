@@ -1,0 +1,273 @@
+"""Second-order evidence for any model: Hessian-vector products, dense Hessians in
+bounded memory, Lanczos eigenvalues, condition numbers and Taylor orders.
+
+Everything works on an :class:`Objective`, a scalar loss R: R^P -> R of one flat
+parameter vector w (the trained tensors of a model, concatenated; the model itself is
+called through ``torch.func.functional_call``, so it keeps its own modules and names).
+
+* ``hvp(obj, v)`` = H(w) v by forward-over-reverse (``jvp`` of ``grad``): one forward
+  and one backward pass with tangents, never the P x P matrix.
+* ``dense_hessian(obj, chunk)``: H(w) assembled from ``vmap``-ed HVPs on ``chunk``
+  basis vectors at a time, so memory is O(chunk x activations + P^2), never
+  O(P x activations).
+* ``lanczos(matvec, P, steps)``: the symmetric Lanczos process with full
+  reorthogonalization; Ritz values come with their residual norms
+  ||H y - theta y|| = |beta_k s_k|, so every estimate says how far it can be off.  It
+  needs no spectral gap and no definiteness: symmetric spectra {+sigma_i, -sigma_i},
+  where power iteration oscillates between the two ends, converge like any other.
+  When H has at most ``steps`` distinct eigenvalues (met by the starting vector) the
+  process exhausts the Krylov space and the Ritz values are the eigenvalues, exactly.
+* ``conditioning(eigenvalues, null_rtol)``: the condition number under the null-space
+  rule stated there.
+* ``taylor_remainder(obj, v)``: the order k with R(w + t v) - T_m(t) ~ t^k on both sides
+  of w, the test that autograd's derivatives describe the loss near w (k >= 3 after
+  the Hessian term for a smooth loss) and the order of a flat stationary point.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import torch
+from torch import Tensor, nn
+from torch.func import functional_call, grad, jvp, vmap
+
+from resclaims.core.data import generator
+from resclaims.stats import slope
+
+Loss = Callable[[Tensor, Tensor], Tensor]
+
+
+def mean_squared(output: Tensor, target: Tensor) -> Tensor:
+    """R = (1/2N) sum_i ||f(x_i) - y_i||^2: the squared loss of the theory, a mean over
+    the N samples."""
+    return 0.5 * (output - target).pow(2).flatten(1).sum(1).mean()
+
+
+@dataclass(frozen=True)
+class Objective:
+    """R(w) for a flat w in R^P: ``fn(w)`` is the loss, ``point`` the w at which
+    derivatives are taken, ``sizes`` the number of entries of each parameter group
+    (block) in flattening order, so H splits into per-block submatrices."""
+
+    fn: Callable[[Tensor], Tensor]
+    point: Tensor
+    sizes: tuple[int, ...]
+
+    @property
+    def size(self) -> int:
+        return self.point.numel()
+
+    def offsets(self) -> list[slice]:
+        """The slice of w (and of H's rows and columns) that each group occupies."""
+        out, start = [], 0
+        for n in self.sizes:
+            out.append(slice(start, start + n))
+            start += n
+        return out
+
+
+def model_objective(model: nn.Module, groups: Sequence[Sequence[Tensor]], x: Tensor, y: Tensor,
+                    loss: Loss = mean_squared) -> Objective:
+    """R(w) = loss(model(x; w), y) as a function of the parameters in ``groups`` (lists
+    of the model's own parameters, one list per block; a tensor listed twice, as with
+    tied weights, is one variable, counted in its first group).  Every other parameter
+    and buffer stays as it is in ``model``."""
+    names = {id(p): n for n, p in model.named_parameters(remove_duplicate=True)}
+    seen: set[int] = set()
+    chosen: list[list[tuple[str, Tensor]]] = []
+    for group in groups:
+        mine = []
+        for p in group:
+            if id(p) not in names:
+                raise ValueError("model_objective: a parameter in `groups` is not a parameter of the model")
+            if id(p) not in seen:
+                seen.add(id(p))
+                mine.append((names[id(p)], p))
+        chosen.append(mine)
+    flat = [(n, p) for group in chosen for n, p in group]
+    shapes = [p.shape for _, p in flat]
+    counts = [p.numel() for _, p in flat]
+    point = torch.cat([p.detach().reshape(-1) for _, p in flat]) if flat else x.new_zeros(0)
+
+    def fn(w: Tensor) -> Tensor:
+        pieces = torch.split(w, counts)
+        params = {n: piece.view(shape) for (n, _), piece, shape in zip(flat, pieces, shapes)}
+        return loss(functional_call(model, params, (x,)), y)
+    return Objective(fn, point, tuple(sum(p.numel() for _, p in group) for group in chosen))
+
+
+def gradient(obj: Objective, w: Tensor | None = None) -> Tensor:
+    """grad R(w) (default: at ``obj.point``)."""
+    return grad(obj.fn)(obj.point if w is None else w)
+
+
+def hvp(obj: Objective, v: Tensor) -> Tensor:
+    """H(w) v by forward-over-reverse differentiation."""
+    return jvp(grad(obj.fn), (obj.point,), (v,))[1]
+
+
+def hvps(obj: Objective, vs: Tensor) -> Tensor:
+    """H(w) v_j for every row v_j of ``vs`` (k, P), in one batched pass."""
+    return vmap(lambda v: hvp(obj, v))(vs)
+
+
+def dense_hessian(obj: Objective, chunk: int = 256) -> Tensor:
+    """H(w) as a dense (P, P) matrix, ``chunk`` columns (basis-vector HVPs) at a time,
+    symmetrized: (H + H^T)/2, which only removes roundoff."""
+    p = obj.size
+    out = obj.point.new_empty(p, p)
+    eye = torch.eye(p, dtype=obj.point.dtype, device=obj.point.device)
+    for start in range(0, p, chunk):
+        out[start:start + chunk] = hvps(obj, eye[start:start + chunk])
+    return 0.5 * (out + out.T)
+
+
+@dataclass(frozen=True)
+class Spectrum:
+    """Ritz values ``values`` (ascending) of a Lanczos run with their residual norms
+    ``residuals`` (||H y_j - theta_j y_j||, y_j the unit Ritz vector): H has an eigenvalue
+    within ``residuals[j]`` of ``values[j]``.  ``exhausted``: the Krylov space became
+    invariant, so the values are exact eigenvalues (every distinct eigenvalue the
+    starting vector meets, which is all of them for a random start, with probability 1)."""
+
+    values: Tensor
+    residuals: Tensor
+    steps: int
+    exhausted: bool
+
+    @property
+    def largest(self) -> float:
+        return float(self.values[-1])
+
+    @property
+    def smallest(self) -> float:
+        return float(self.values[0])
+
+    @property
+    def max_abs(self) -> float:
+        return float(self.values.abs().max())
+
+
+def lanczos(matvec: Callable[[Tensor], Tensor], size: int, steps: int, seed: int = 0,
+            dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu",
+            breakdown: float = 1e-10) -> Spectrum:
+    """``steps`` steps of the Lanczos process on the symmetric operator ``matvec``, from a
+    Gaussian start drawn from ``seed``, with full reorthogonalization (two classical
+    Gram-Schmidt passes against every earlier Lanczos vector, so no ghost copies
+    appear).  Stops early when beta_j <= ``breakdown`` x the largest |alpha|, |beta| seen
+    (an invariant subspace: ``exhausted``)."""
+    steps = min(steps, size)
+    basis = torch.zeros(steps, size, dtype=dtype, device=device)
+    q = torch.randn(size, generator=generator(seed), dtype=torch.float64).to(dtype=dtype, device=device)
+    q = q / q.norm()
+    alphas: list[float] = []
+    betas: list[float] = []
+    scale, exhausted, beta = 0.0, False, 0.0
+    for j in range(steps):
+        basis[j] = q
+        w = matvec(q)
+        alpha = float(w @ q)
+        alphas.append(alpha)
+        for _ in range(2):
+            w = w - basis[:j + 1].T @ (basis[:j + 1] @ w)
+        beta = float(w.norm())
+        scale = max(scale, abs(alpha), beta)
+        if beta <= breakdown * scale or j == size - 1:
+            exhausted, beta = True, 0.0
+            break
+        if j < steps - 1:
+            betas.append(beta)
+            q = w / beta
+    k = len(alphas)
+    t = torch.diag(torch.tensor(alphas, dtype=torch.float64))
+    if k > 1:
+        off = torch.tensor(betas[:k - 1], dtype=torch.float64)
+        t = t + torch.diag(off, 1) + torch.diag(off, -1)
+    theta, s = torch.linalg.eigh(t)
+    residuals = (beta * s[-1]).abs()
+    return Spectrum(theta, residuals, k, exhausted)
+
+
+def hessian_spectrum(obj: Objective, steps: int, seed: int = 0) -> Spectrum:
+    """Lanczos on the HVP of ``obj`` at its point (see :func:`lanczos`)."""
+    return lanczos(lambda v: hvp(obj, v), obj.size, steps, seed, obj.point.dtype, obj.point.device)
+
+
+@dataclass(frozen=True)
+class Conditioning:
+    """max|lambda|, the smallest |lambda| outside the null space, their ratio ``cond``,
+    and how many eigenvalues the null-space rule set aside (``null``)."""
+
+    max_abs: float
+    min_abs: float
+    cond: float
+    null: int
+
+
+NULL_RTOL = 1e-9
+
+
+def conditioning(eigenvalues: Tensor, null_rtol: float = NULL_RTOL) -> Conditioning:
+    """The condition number of a symmetric matrix from its eigenvalues, under the
+    null-space rule: an eigenvalue with |lambda| <= null_rtol x max|lambda| belongs to
+    the null space (directions the loss is flat in to second order, such as symmetries
+    of the parametrisation, or float64 roundoff of an exact 0, which is about
+    P eps max|lambda| << 1e-9 max|lambda| for P < 10^6) and is left out:
+    cond = max|lambda| / min{|lambda| : |lambda| > null_rtol max|lambda|}.
+    An all-zero spectrum has cond NaN and every eigenvalue in the null space."""
+    mags = eigenvalues.abs().double()
+    top = float(mags.max()) if mags.numel() else 0.0
+    if top == 0.0 or not math.isfinite(top):
+        return Conditioning(top, 0.0, math.nan, int(mags.numel()))
+    kept = mags[mags > null_rtol * top]
+    low = float(kept.min())
+    return Conditioning(top, low, top / low, int(mags.numel() - kept.numel()))
+
+
+@dataclass(frozen=True)
+class Remainder:
+    """The Taylor remainder r(t) = R(w + t v) - T_m(t) along a unit direction v and its
+    reverse: ``order`` k, the least-squares slope of log|r(t)| on log t (t > 0);
+    ``order_reverse`` the same along -v; ``mismatch`` = |c+ - c-| / max(|c+|, |c-|) for
+    the leading coefficients c+ = r(t)/t^K and c- = r(-t)/(-t)^K at the smallest t,
+    K = round(order).  A loss that is smooth at w has r(t) = c t^K + O(t^(K+1)) on both
+    sides with one c, so the orders agree and the mismatch is O(t); a kink (ReLU at 0)
+    gives different coefficients on the two sides.  NaN where a remainder is exactly 0
+    or not finite (no order to fit)."""
+
+    order: float
+    order_reverse: float
+    mismatch: float
+
+
+def taylor_remainder(obj: Objective, direction: Tensor, ts: Sequence[float] = (1e-2, 10 ** -1.5, 1e-1),
+                     subtract: int = 2) -> Remainder:
+    """The remainder of R's Taylor polynomial T_m of degree m = ``subtract`` at w (value,
+    gradient and Hessian terms from autograd) along ``direction`` (see
+    :class:`Remainder`).  With m = 2, a C^3 loss gives order >= 3, and order 2 means
+    autograd's Hessian does not describe R near w; m = 0 gives the order of
+    R(w + t v) - R(w) itself: the first nonvanishing derivative along v."""
+    w, v = obj.point, direction / direction.norm()
+    terms = [float(obj.fn(w))]
+    if subtract >= 1:
+        terms.append(float(gradient(obj) @ v))
+    if subtract >= 2:
+        terms.append(float(hvp(obj, v) @ v))
+
+    def remainder(t: float) -> float:
+        polynomial = sum(term * t ** j / math.factorial(j) for j, term in enumerate(terms))
+        return float(obj.fn(w + t * v)) - polynomial
+
+    logs_t = [math.log(t) for t in ts]
+    sides = []
+    for sign in (1.0, -1.0):
+        rs = [remainder(sign * t) for t in ts]
+        if any(r == 0.0 or not math.isfinite(r) for r in rs):
+            return Remainder(math.nan, math.nan, math.nan)
+        sides.append((slope(logs_t, [math.log(abs(r)) for r in rs]), rs[0]))
+    (order, r_plus), (order_reverse, r_minus) = sides
+    k, t0 = round(order), ts[0]
+    c_plus, c_minus = r_plus / t0 ** k, r_minus / (-t0) ** k
+    return Remainder(order, order_reverse, abs(c_plus - c_minus) / max(abs(c_plus), abs(c_minus)))
