@@ -37,9 +37,9 @@ from resclaims.core import data, jacobian, sweeps, train
 from resclaims.core.ensemble import Ensemble
 from resclaims.family import Subject
 from resclaims.models.zhang2019 import TAU_RESNET
-from resclaims.stats import r_squared, seeds_for_exceedance, seeds_for_median, slope
+from resclaims.stats import r_squared, slope
 from resclaims.strategies.architectures import ARCH_KEYS, REFERENCE, THEOREM, Space, tau_settings
-from resclaims.verdicts import band_verdict, exceedance_verdict, gradient_verdict
+from resclaims.verdicts import band_verdict, exceedance_seeds, exceedance_verdict, gradient_verdict, median_seeds
 
 AUTHORS = "Zhang, Yu, Yi, Chen, Liu"
 ARXIV = "1903.07120"
@@ -75,12 +75,12 @@ def _ensemble(subject: Subject, setting: Setting, ctx: Context, depth: int, tau:
 
 
 def _hp_seeds(ctx: Context) -> int:
-    return max(MIN_SEEDS, seeds_for_exceedance(P0, ctx.alpha))
+    return exceedance_seeds(ctx, P0, MIN_SEEDS)
 
 
 def _rate_seeds(ctx: Context, tests: int = 1) -> int:
     """Seeds for ``tests`` median intervals sharing the per-example budget alpha."""
-    return max(MIN_SEEDS, seeds_for_median(ctx.alpha / tests))
+    return median_seeds(ctx, tests, MIN_SEEDS)
 
 
 def _log_ratios(ens: Ensemble) -> Tensor:

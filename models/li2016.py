@@ -148,7 +148,7 @@ def _validate(model: nn.Module, blocks: Sequence[nn.Module], x: Tensor) -> None:
 SHORTCUT_STACK = Family(
     name="shortcut-stack",
     keywords=("depth", "width", "init"),
-    probe={"depth": 3, "width": 3, "init": "gaussian", "scale": 0.1, "shortcut_depth": 2},
+    probe={"depth": 3, "width": 3, "in_dim": 3, "init": "gaussian", "scale": 0.1, "shortcut_depth": 2},
     validate=_validate,
     doc="Adapter(build(depth, width, init[, scale, shortcut_depth, activation, generator, dtype]) "
         "-> a stack of `depth` residual units R^width -> R^width, initialised as `init` asks "

@@ -1,4 +1,5 @@
-"""Every claim holds on its family's reference subject (the ci profile)."""
+"""Every claim holds on its family's reference subjects (the ci profile), or is skipped
+where a reference fixes an architecture outside the claim's hypotheses."""
 from __future__ import annotations
 
 import pytest
@@ -12,3 +13,15 @@ from resclaims.engine import run
 def test_claim_holds_on_reference(claim_id: str) -> None:
     result = run(claim_id, shrink=False)
     assert result.verdict == "holds", f"{claim_id}: {result.summary} at {result.setting}"
+
+
+OTHER_REFERENCES = [(s.name, c.id) for s in registry.subjects().values() if s.role == "reference"
+                    for c in registry.claims().values()
+                    if c.family is s.family and s is not registry.reference(c.family)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("subject, claim_id", OTHER_REFERENCES)
+def test_claim_holds_or_is_skipped_on_every_other_reference(subject: str, claim_id: str) -> None:
+    result = run(claim_id, subject, shrink=False)
+    assert result.verdict in ("holds", "skipped"), f"{claim_id} on {subject}: {result.summary}"

@@ -15,7 +15,8 @@ from resclaims import registry
 from resclaims.engine import run
 
 ROOT = Path(__file__).parent.parent
-THEOREMS = [c.id for c in registry.claims().values() if c.scope == "theorem"]
+THEOREMS = [c.id for c in registry.claims().values() if c.scope == "theorem" and c.paper == "zhang2019"]
+STACK_THEOREMS = [c.id for c in registry.claims().values() if c.scope == "theorem" and c.paper == "li2016"]
 
 
 @pytest.mark.slow
@@ -54,3 +55,36 @@ def test_cli_imports_the_adapter_from_the_working_directory() -> None:
                           cwd=ROOT, capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr
     assert "holds" in proc.stdout and "theorem" in proc.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("claim_id", STACK_THEOREMS)
+def test_users_residual_mlp_holds_every_shortcut_depth_claim(claim_id: str) -> None:
+    # its tanh is declared fixed: the claim about linear branches does not apply
+    expected = "skipped" if claim_id == "li2016.gd_depth2_depth_free" else "holds"
+    result = run(claim_id, "examples.residual_mlp:adapter", shrink=False)
+    assert result.verdict == expected, f"{claim_id}: {result.summary} at {result.setting}"
+
+
+def test_a_fixed_shortcut_depth_skips_the_claims_about_other_depths() -> None:
+    verdicts = {c: run(c, "examples.residual_mlp:adapter_basic", profile="smoke").verdict
+                for c in ("li2016.depth1_curvature_grows", "li2016.deep_shortcut_flat", "li2016.depth2_hessian_at_zero")}
+    assert verdicts == {"li2016.depth1_curvature_grows": "skipped", "li2016.deep_shortcut_flat": "skipped",
+                        "li2016.depth2_hessian_at_zero": "holds"}
+
+
+def test_relu_between_the_layers_is_flagged_not_passed() -> None:
+    result = run("li2016.depth2_hessian_at_zero", "examples.residual_mlp:adapter_relu", profile="smoke")
+    assert result.verdict == "falsified" and "not smooth at 0" in result.summary
+
+
+def test_user_subject_is_checked_against_the_families_whose_contract_it_meets() -> None:
+    out = subprocess.run([sys.executable, "-m", "resclaims.cli", "check", "--subject",
+                          "examples.residual_mlp:adapter_basic", "--profile", "smoke", "--claims", "li2016.deep*",
+                          "--claims", "zhang2019.forward_stable"],
+                         cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 2, out.stdout + out.stderr  # explicit --claims: the tau claim cannot use it
+    out = subprocess.run([sys.executable, "-m", "resclaims.cli", "check", "--subject",
+                          "examples.residual_mlp:adapter_basic", "--profile", "smoke", "--claims", "li2016.deep*"],
+                         cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 0 and "skipped" in out.stdout + out.stderr, out.stdout + out.stderr

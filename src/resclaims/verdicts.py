@@ -13,7 +13,7 @@ import math
 from typing import Sequence
 
 from resclaims.claim import Context, Judgement
-from resclaims.stats import band_margin, exceedance, median_interval
+from resclaims.stats import band_margin, exceedance, median_interval, seeds_for_exceedance, seeds_for_median
 
 
 def exceedance_verdict(violations: Sequence[float], p0: float, ctx: Context, what: str) -> Judgement:
@@ -32,6 +32,17 @@ def band_verdict(values: Sequence[float], lo: float, hi: float, ctx: Context, na
     inside = not ci.disjoint_from(lo, hi)
     return Judgement(inside, margin, f"median {name} in {ci} {'meets' if inside else 'misses'} "
                                      f"[{lo:.3g}, {hi:.3g}]")
+
+
+def exceedance_seeds(ctx: Context, p0: float, minimum: int = 10) -> int:
+    """Seeds S for an exceedance test at the example's alpha: enough that S failures out
+    of S reject H0: P(violation) <= p0, and at least ``minimum``."""
+    return max(minimum, seeds_for_exceedance(p0, ctx.alpha))
+
+
+def median_seeds(ctx: Context, tests: int = 1, minimum: int = 10) -> int:
+    """Seeds S for ``tests`` median intervals sharing the example's alpha (Bonferroni)."""
+    return max(minimum, seeds_for_median(ctx.alpha / tests))
 
 
 def spans(indices: Sequence[int]) -> str:

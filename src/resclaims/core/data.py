@@ -33,11 +33,13 @@ def spawn(seed: int, count: int) -> list[int]:
 
 
 def linear_regression(n: int, dim: int, seed: int, whiten: bool = True, noise: float = 0.1,
-                      dtype: torch.dtype = torch.float64) -> tuple[Tensor, Tensor]:
+                      near_identity: bool = False, dtype: torch.dtype = torch.float64) -> tuple[Tensor, Tensor]:
     """Inputs X (n, dim) and targets Y = X M^T + noise E, with M ~ N(0, 1/dim) entrywise
-    and E ~ N(0, 1).  ``whiten``: X is rescaled so that its sample second moment is
-    exactly the identity, Sxx = X^T X / n = I; otherwise x ~ N(0, C) with a random
-    covariance C = B B^T / dim + I/2 (B Gaussian), so Sxx is not I."""
+    (``near_identity``: M = I + Q/2, Q Haar orthogonal, so every singular value of M - I
+    is 1/2 and M is reachable from I through near-identity factors) and E ~ N(0, 1).  ``whiten``: X
+    is rescaled so that its sample second moment is exactly the identity,
+    Sxx = X^T X / n = I; otherwise x ~ N(0, C) with a random covariance
+    C = B B^T / dim + I/2 (B Gaussian), so Sxx is not I."""
     g = generator(seed)
     x = torch.randn(n, dim, generator=g, dtype=torch.float64)
     if whiten:
@@ -47,5 +49,8 @@ def linear_regression(n: int, dim: int, seed: int, whiten: bool = True, noise: f
         b = torch.randn(dim, dim, generator=g, dtype=torch.float64)
         x = x @ torch.linalg.cholesky(b @ b.T / dim + 0.5 * torch.eye(dim, dtype=torch.float64)).T
     m = torch.randn(dim, dim, generator=g, dtype=torch.float64) / dim ** 0.5
+    if near_identity:
+        q, r = torch.linalg.qr(m)
+        m = torch.eye(dim, dtype=torch.float64) + 0.5 * q * torch.sign(torch.diagonal(r))
     y = x @ m.T + noise * torch.randn(n, dim, generator=g, dtype=torch.float64)
     return x.to(dtype), y.to(dtype)

@@ -156,10 +156,11 @@ class Trajectory:
 
 
 def gradient_descent(loss: Callable[[], Tensor], params: Sequence[Tensor], lr: float,
-                     steps: int) -> Trajectory:
+                     steps: int, stop_below: Tensor | None = None) -> Trajectory:
     """``steps`` steps of theta <- theta - lr grad_theta F_s for every seed at once, where
     ``loss()`` returns the per-seed losses (S,) and ``params`` are the trained tensors.
-    Stops early once every seed's loss is non-finite (diverged)."""
+    Stops early once every seed's loss is non-finite (diverged), or is at most its entry
+    of ``stop_below`` (S,) when given."""
     for p in params:
         p.requires_grad_(True)
     losses = []
@@ -168,6 +169,8 @@ def gradient_descent(loss: Callable[[], Tensor], params: Sequence[Tensor], lr: f
             value = loss()
             losses.append(value.detach())
             if step == steps or not bool(torch.isfinite(value).any()):
+                break
+            if stop_below is not None and bool((value.detach() <= stop_below).all()):
                 break
             grads = gradients(value.sum(), params)
             with torch.no_grad():

@@ -1,0 +1,102 @@
+"""The Hessian core against the dense float64 eigendecomposition on tiny models,
+including the symmetric {+sigma_i, -sigma_i} spectrum of a 2-shortcut stack at zero."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from resclaims.core import hessian
+from resclaims.core.data import generator, linear_regression
+from resclaims.models.li2016 import shortcut_stack
+
+
+def _objective(n: int, depth: int = 3, width: int = 3, init: str = "zero", activation: str = "identity",
+               seed: int = 0) -> hessian.Objective:
+    x, y = linear_regression(40, width, seed, whiten=False)
+    model = shortcut_stack(depth, width, init, 0.3, generator=generator(seed), shortcut_depth=n,
+                           activation=activation)
+    return hessian.model_objective(model, [list(u.parameters()) for u in model.units], x, y)
+
+
+@pytest.mark.parametrize("n, init, activation", [(1, "gaussian", "identity"), (2, "zero", "identity"),
+                                                 (2, "gaussian", "tanh"), (3, "xavier", "tanh")])
+def test_dense_hessian_matches_torch_func_hessian(n: int, init: str, activation: str) -> None:
+    obj = _objective(n, init=init, activation=activation)
+    exact = torch.func.hessian(obj.fn)(obj.point)
+    for chunk in (1, 7, 1000):
+        assert torch.allclose(hessian.dense_hessian(obj, chunk), exact, atol=1e-12, rtol=1e-10)
+
+
+def test_batched_hvps_match_single_hvps_and_the_dense_matrix() -> None:
+    obj = _objective(2, init="gaussian")
+    vs = torch.randn(5, obj.size, generator=generator(1), dtype=torch.float64)
+    h = hessian.dense_hessian(obj)
+    batched = hessian.hvps(obj, vs)
+    for v, hv in zip(vs, batched):
+        assert torch.allclose(hessian.hvp(obj, v), hv, atol=1e-13)
+        assert torch.allclose(h @ v, hv, atol=1e-12)
+
+
+def test_lanczos_recovers_the_symmetric_spectrum_at_zero_exactly() -> None:
+    obj = _objective(2, depth=4, width=3)
+    dense = torch.linalg.eigvalsh(hessian.dense_hessian(obj))
+    spectrum = hessian.hessian_spectrum(obj, steps=40, seed=3)
+    distinct = torch.unique(dense.round(decimals=10))
+    assert spectrum.exhausted and spectrum.steps == distinct.numel() == 6  # +-sigma_1..3
+    assert torch.allclose(spectrum.values, distinct, atol=1e-10)
+    assert float(spectrum.residuals.max()) < 1e-10
+    assert spectrum.largest == pytest.approx(-spectrum.smallest, rel=1e-12)  # where power iteration oscillates
+
+
+def test_lanczos_extremes_on_an_indefinite_spectrum_are_within_their_residuals() -> None:
+    g = generator(4)
+    q, _ = torch.linalg.qr(torch.randn(400, 400, generator=g, dtype=torch.float64))
+    eigenvalues = torch.cat([torch.linspace(-3.0, 2.0, 399, dtype=torch.float64), torch.tensor([5.0])])
+    matrix = q @ torch.diag(eigenvalues) @ q.T
+    spectrum = hessian.lanczos(lambda v: matrix @ v, 400, steps=60, seed=0)
+    assert not spectrum.exhausted
+    assert abs(spectrum.largest - 5.0) <= float(spectrum.residuals[-1]) + 1e-12
+    assert abs(spectrum.largest - 5.0) < 1e-8   # isolated top eigenvalue: converged
+    assert abs(spectrum.smallest + 3.0) <= float(spectrum.residuals[0]) + 1e-12
+
+
+def test_conditioning_sets_the_null_space_aside_by_the_stated_rule() -> None:
+    c = hessian.conditioning(torch.tensor([-4.0, -1e-12, 0.0, 0.5, 2.0], dtype=torch.float64))
+    assert (c.max_abs, c.min_abs, c.cond, c.null) == (4.0, 0.5, 8.0, 2)
+    zero = hessian.conditioning(torch.zeros(5, dtype=torch.float64))
+    assert math.isnan(zero.cond) and zero.null == 5
+
+
+def test_condition_number_at_zero_equals_cond_a_for_every_depth() -> None:
+    x, y = linear_regression(64, 3, 5)
+    sigma = torch.linalg.svdvals(x.T @ (x - y) / 64)
+    for depth in (1, 2, 5):
+        model = shortcut_stack(depth, 3, generator=generator(0))
+        obj = hessian.model_objective(model, [list(u.parameters()) for u in model.units], x, y)
+        cond = hessian.conditioning(torch.linalg.eigvalsh(hessian.dense_hessian(obj))).cond
+        assert cond == pytest.approx(float(sigma[0] / sigma[-1]), rel=1e-10)
+
+
+def test_taylor_remainder_orders_and_the_kink_test() -> None:
+    w = torch.zeros(3, dtype=torch.float64)
+    cubic = hessian.Objective(lambda v: (v ** 3).sum() + (v ** 2).sum(), w, (3,))
+    v = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+    assert hessian.taylor_remainder(cubic, v, subtract=2).order == pytest.approx(3.0, abs=1e-6)
+    assert hessian.taylor_remainder(cubic, v, subtract=0).order == pytest.approx(2.0, abs=0.05)
+    smooth = hessian.taylor_remainder(cubic, v, subtract=2)
+    assert smooth.mismatch < 1e-9
+    kink = hessian.Objective(lambda v: torch.relu(v).pow(2).sum(), w, (3,))
+    r = hessian.taylor_remainder(kink, v, subtract=2)  # autograd's Hessian at 0 is 0; the loss is not flat
+    assert r.order == pytest.approx(2.0, abs=1e-6) and r.mismatch > 0.5
+
+
+def test_model_objective_counts_a_tied_weight_once() -> None:
+    layer = nn.Linear(2, 2, bias=False, dtype=torch.float64)
+    model = nn.Sequential(layer, layer)
+    x = torch.randn(5, 2, dtype=torch.float64)
+    obj = hessian.model_objective(model, [[layer.weight], [layer.weight]], x, x)
+    assert obj.sizes == (4, 0) and obj.size == 4
+    assert torch.allclose(obj.fn(obj.point), hessian.mean_squared(model(x), x))
