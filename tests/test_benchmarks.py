@@ -1,14 +1,17 @@
 """pytest-benchmark benchmarks of the core (``pytest --benchmark-only``): the batched
-sweep against the naive per-seed loop, measured in the same run.  Under plain pytest
+sweep against the naive per-seed loop, the dense Hessian against the naive
+``torch.func.hessian``, each measured in the same run; Lanczos at P = 10^5.  Under plain pytest
 (or xdist) each runs once as a smoke test; no test asserts a time."""
 from __future__ import annotations
 
 import math
+import sys
+from pathlib import Path
 
 import pytest
 import torch
 
-from resclaims.core import data, sweeps
+from resclaims.core import data, hessian, sweeps
 from resclaims.core.ensemble import Ensemble
 from resclaims.models.zhang2019 import SUBJECTS
 
@@ -25,3 +28,30 @@ def test_forward_sweep(benchmark, ensemble: tuple[Ensemble, torch.Tensor]) -> No
     benchmark.group = "forward sweep L=256 m=64 S=8"
     logs = benchmark(sweeps.log_norms, ens, x)
     assert math.isfinite(float(logs.max()))
+
+
+@pytest.mark.parametrize("method", ["dense_hessian", "naive_torch_func_hessian"])
+def test_dense_hessian_spectrum(benchmark, method: str) -> None:
+    """H(0) and its eigenvalues at P = 1,536 (d = 4, L = 48, N = 256), ours against the
+    baseline of the li2016 notes (torch.func.hessian of a flat-vector loop model)."""
+    sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
+    import bench_hessian
+
+    benchmark.group = "dense H(0) + eigvalsh, P = 1536"
+    if method == "dense_hessian":
+        obj = bench_hessian.stack_objective(48)
+        eig = benchmark.pedantic(bench_hessian.dense_spectrum, (obj,), rounds=3, warmup_rounds=1)
+    else:
+        eig = benchmark.pedantic(bench_hessian.naive_spectrum, (48,), rounds=3, warmup_rounds=1)
+    assert eig.numel() == 1536 and int((eig < 0).sum()) == 768
+
+
+def test_lanczos_extremes_at_100k_parameters(benchmark) -> None:
+    """Extreme eigenvalues at P = 100,352 by 64 Lanczos steps (no dense baseline fits)."""
+    sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
+    import bench_hessian
+
+    obj = bench_hessian.stack_objective(49, width=32, init="gaussian", scale=0.1, samples=64)
+    benchmark.group = "Lanczos, P = 100352"
+    spectrum = benchmark.pedantic(hessian.hessian_spectrum, (obj, 64), rounds=1)
+    assert float(spectrum.residuals[-1]) < 1e-6 * spectrum.max_abs

@@ -21,9 +21,10 @@ CHEAP = "zhang2019.forward_stable"
 
 def test_catalog_is_complete_and_well_formed() -> None:
     claims = registry.claims()
-    assert {c.split(".")[0] for c in claims} == {"zhang2019"}
+    assert {c.split(".")[0] for c in claims} == {"li2016", "zhang2019"}
+    arxiv = {"li2016": "1611.01186", "zhang2019": "1903.07120"}
     for claim in claims.values():
-        assert claim.cite.arxiv == "1903.07120" and claim.statement and claim.thresholds and claim.covers
+        assert claim.cite.arxiv == arxiv[claim.paper] and claim.statement and claim.thresholds and claim.covers
         assert registry.reference(claim.family).role == "reference"
     scopes = {c.id: c.scope for c in claims.values()}
     assert scopes.pop("zhang2019.forward_constant") == "reference-conformance"
@@ -50,16 +51,19 @@ def test_list_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert "ref. conformance" in capsys.readouterr().out
 
 
+TAU = [c for c in registry.claims().values() if c.paper == "zhang2019"]
+
+
 @pytest.mark.parametrize("argv, expected", [
-    (["--subject", "usermodels:good"], "theorem"),
-    (["--subject", "usermodels:good", "--scope", "all"], "all"),
-    (["--subject", "usermodels:good", "--claims", "zhang2019.forward_constant"], "explicit"),
-    (["--subject", "zhang2019.no_tau"], "all"),
-    ([], "all"),
-    (["--scope", "reference-conformance"], "reference-conformance"),
+    (["--subject", "usermodels:good"], [c.id for c in TAU if c.scope == "theorem"]),  # its family only
+    (["--subject", "usermodels:good", "--scope", "all"], [c.id for c in TAU]),
+    (["--subject", "usermodels:good", "--claims", "zhang2019.forward_constant"], ["zhang2019.forward_constant"]),
+    (["--subject", "zhang2019.no_tau"], [c.id for c in TAU]),
+    ([], list(registry.claims())),
+    (["--scope", "reference-conformance"], ["zhang2019.forward_constant"]),
 ])
-def test_user_subjects_get_theorem_claims_by_default(argv: list[str], expected: str,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_user_subjects_get_theorem_claims_of_their_family_by_default(argv: list[str], expected: list[str],
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     import resclaims.cli as cli
 
     seen: list[str] = []
@@ -69,13 +73,7 @@ def test_user_subjects_get_theorem_claims_by_default(argv: list[str], expected: 
         return resclaims.Result(claim.id, str(subject), "holds", claim.scope)
     monkeypatch.setattr(cli, "run", record)
     assert main(["check", *argv]) == 0
-    scopes = {registry.get(c).scope for c in seen}
-    if expected == "explicit":
-        assert seen == ["zhang2019.forward_constant"]
-    elif expected == "all":
-        assert seen == list(registry.claims())
-    else:
-        assert scopes == {expected} and len(seen) == sum(c.scope == expected for c in registry.claims().values())
+    assert seen == expected
 
 
 def test_check_writes_json_and_holds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -197,3 +195,21 @@ def test_detached_branch_is_a_falsification_naming_the_blocks(capsys: pytest.Cap
     text = capsys.readouterr().out
     assert "falsified on subject zhang2019.detached_branch" in text
     assert "no gradient reaches block(s) 1-256 of 256" in text and "Traceback" not in text
+
+
+def test_a_claim_outside_a_fixed_architecture_is_skipped_with_the_reason(capsys: pytest.CaptureFixture[str]) -> None:
+    result = resclaims.engine.run("li2016.depth2_hessian_at_zero", "li2016.plain")
+    assert result.verdict == "skipped" and "fixes shortcut_depth = 1" in result.summary
+    assert main(["check", "--subject", "li2016.plain", "--claims", "li2016.deep*", "--profile", "smoke"]) == 0
+    assert "1 not applicable" in capsys.readouterr().out
+
+
+def test_a_keyword_neither_taken_nor_declared_is_a_subject_error() -> None:
+    result = resclaims.engine.run("li2016.deep_shortcut_flat", "usermodels:stack_without_depth_keyword")
+    assert result.verdict == "error" and "fixed={'shortcut_depth'" in result.summary
+
+
+def test_a_user_subject_meeting_no_family_contract_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--subject", "usermodels:not_a_module"]) == 2
+    err = capsys.readouterr().err
+    assert "meets the contract of no claim family" in err and "Traceback" not in err

