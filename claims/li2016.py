@@ -365,12 +365,11 @@ def _small_init_check(setting: Setting, subject: Subject, ctx: Context) -> Evide
 
 
 def _small_init_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judgement:
-    violations = []
+    violations = []  # decades above the tolerance at the smallest s; one more if not approaching
     for errs in ev["relative_error"]:
-        shrinking = all(a > b for a, b in zip(errs, errs[1:]))
-        last = errs[-1]
-        violations.append(math.nan if math.isnan(last) else
-                          math.log10(last / LIMIT_RTOL) if shrinking else max(math.log10(last / LIMIT_RTOL), 0.0) + 1.0)
+        above = math.log10(errs[-1] / LIMIT_RTOL) if errs[-1] > 0 else -math.inf
+        approaching = all(a > b for a, b in zip(errs, errs[1:]))
+        violations.append(math.nan if math.isnan(errs[-1]) else above if approaching else max(above, 0.0) + 1.0)
     j = exceedance_verdict(violations, P0, ctx, f"miss cond A by more than {LIMIT_RTOL:g} at s = "
                                                 f"{INIT_SCALES[-1]:g} or do not approach it as s shrinks")
     return Judgement(j.holds, j.margin, f"cond H(s W0) -> cond A = {ev['cond_A']:.4g}: worst relative error "

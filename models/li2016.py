@@ -18,6 +18,7 @@ the 1-shortcut stack reparametrised (V_l = I + W_l), which the paper calls
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any, Callable, Sequence
 
 import torch
@@ -166,6 +167,8 @@ SUBJECTS = [
     _reference("li2016.reference", shortcut_stack,
                "h_l = h_{l-1} + W^(n) s(... W^(1) h_{l-1}), any shortcut depth n (1-4 in the claims), "
                "s identity or tanh, zero/small/Xavier/orthogonal init [1611.01186]"),
+    *(_reference(f"li2016.shortcut{n}", partial(shortcut_stack, shortcut_depth=n),
+                 f"the reference with shortcut depth fixed at {n}", shortcut_depth=n) for n in (1, 2, 3, 4)),
     _reference("li2016.plain", plain_linear,
                "the plain deep linear net V_L ... V_1 x, zero point V_l = I: the 1-shortcut stack "
                "reparametrised", shortcut_depth=1),

@@ -1,0 +1,43 @@
+"""Facts about the li2016 family the claims rely on, checked exactly on small cases."""
+from __future__ import annotations
+
+import torch
+
+from resclaims.core import hessian
+from resclaims.core.data import generator, linear_regression
+from resclaims.models.li2016 import initialise_, plain_linear, shortcut_stack
+from resclaims.strategies.stacks import moments
+
+
+def _hessian(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    obj = hessian.model_objective(model, [list(b.parameters()) for b in model.blocks], x, y)
+    return hessian.dense_hessian(obj)
+
+
+def test_one_shortcut_at_zero_is_the_plain_net_at_identity() -> None:
+    x, y = linear_regression(50, 3, 2, whiten=False)
+    residual = shortcut_stack(5, 3, generator=generator(0), shortcut_depth=1)
+    plain = plain_linear(5, 3, generator=generator(0))
+    assert torch.allclose(_hessian(residual, x, y), _hessian(plain, x, y), atol=1e-10)
+
+
+def test_one_shortcut_gradient_at_zero_is_a_transpose_in_every_unit() -> None:
+    x, y = linear_regression(50, 3, 2, whiten=False)
+    model = shortcut_stack(4, 3, generator=generator(0), shortcut_depth=1)
+    obj = hessian.model_objective(model, [list(b.parameters()) for b in model.blocks], x, y)
+    for g in torch.split(hessian.gradient(obj), obj.sizes):
+        assert torch.allclose(g.view(3, 3), moments(x, y).T, atol=1e-12)
+
+
+def test_inits_have_the_stated_laws() -> None:
+    w = torch.empty(200, 200, dtype=torch.float64)
+    assert float(initialise_(w, "zero", 0.0, generator(0)).abs().max()) == 0.0
+    assert abs(float(initialise_(w, "gaussian", 1e-3, generator(0)).std()) - 1e-3) < 1e-5
+    assert abs(float(initialise_(w, "xavier", 0.0, generator(0)).var()) * 200 - 1) < 0.02
+    q = initialise_(w, "orthogonal", 0.0, generator(0))
+    assert torch.allclose(q @ q.T, torch.eye(200, dtype=torch.float64), atol=1e-12)
+
+
+def test_whitened_data_have_identity_second_moment() -> None:
+    x, _ = linear_regression(64, 4, 3, whiten=True)
+    assert torch.allclose(x.T @ x / 64, torch.eye(4, dtype=torch.float64), atol=1e-12)
