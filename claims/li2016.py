@@ -221,7 +221,7 @@ depth2_hessian_at_zero = Claim(
 
 # C-T2 --------------------------------------------------------------------------------
 
-CURVATURE_DEPTHS = (8, 16, 32, 64)
+CURVATURE_DEPTHS = (8, 16, 32, 64)  # the ci-sized profiles stop at 32 (P = 32 d^2 <= 288)
 SLOPE_BAND = (0.9, 1.1)   # lambda_max ~ L lambda_max(Sxx): d log lambda / d log L -> 1
 COND_DECADES = 1.0        # cond H(0) at L = 32 at least 10x cond A (notes: 1.1e4 vs 2.75)
 COND_DEPTH = 32
@@ -229,13 +229,14 @@ COND_DEPTH = 32
 
 def _depth1_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:
     count = median_seeds(ctx, tests=2)
+    depths = CURVATURE_DEPTHS if ctx.scale.max_params > 2 ** 20 else CURVATURE_DEPTHS[:3]
     slopes, decades, gradient_errors = [], [], []
     for seed in core_data.spawn(setting["seed"], count):
         x, y = data({**setting, "seed": seed})
         a = moments(x, y)
         sigma = torch.linalg.svdvals(a)
         tops = []
-        for depth in CURVATURE_DEPTHS:
+        for depth in depths:
             obj = _objective(subject, _build(subject, setting, ctx, seed, depth), x, y)
             eig = _spectrum(obj)
             tops.append(float(eig[-1]))
@@ -243,9 +244,9 @@ def _depth1_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:
                 per_unit = [float(g.norm()) for g in torch.split(hessian.gradient(obj), obj.sizes)]
                 gradient_errors.append(max(abs(g / float(a.norm()) - 1) for g in per_unit))
                 decades.append(math.log10(hessian.conditioning(eig).cond / float(sigma[0] / sigma[-1])))
-        slopes.append(slope([math.log(L) for L in CURVATURE_DEPTHS], [math.log(t) for t in tops]))
+        slopes.append(slope([math.log(L) for L in depths], [math.log(t) for t in tops]))
     return {"slopes": slopes, "cond_decades_over_A": decades, "unit_gradient_error": gradient_errors,
-            "depths": CURVATURE_DEPTHS, "seeds": count}
+            "depths": depths, "seeds": count}
 
 
 def _depth1_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judgement:
@@ -266,7 +267,7 @@ depth1_curvature_grows = Claim(
     cite=_cite("abstract (1-shortcut: condition number explodes with depth)"),
     statement="For shortcut depth 1 at W = 0: grad_(W_l) R(0) = A^T in every unit (0 is not stationary), the "
               "top Hessian eigenvalue grows linearly in L (d log lambda_max / d log L in [0.9, 1.1] over L = "
-              "8..64), and cond H(0) at L = 32 exceeds cond A at least tenfold.",
+              "8..32, to 64 in the larger profiles), and cond H(0) at L = 32 exceeds cond A at least tenfold.",
     provenance="paper",
     kind="rate",
     scope="theorem",
@@ -276,10 +277,11 @@ depth1_curvature_grows = Claim(
                                                    activations=("identity",)),
     check=_depth1_check,
     judge=_depth1_judge,
-    thresholds="Gradient: exact (tolerance 1e-6 relative). Slope band [0.9, 1.1] [notes, DERIVED: "
-               "lambda_max = 29.4, 61.6, 126, 255 at L = 8..64]; measured per-seed slopes: see "
-               "tools/calibrate_li2016.py (d = 2, 3: 0.97-1.00). cond ratio >= 10 [notes: 1.1e4 / 2.75 at L = "
-               "32]; measured log10 ratio 2.2-5.3. Lanczos (24 steps) top residual < 1e-8 relative.",
+    thresholds="Gradient: exact (tolerance 1e-6 relative; measured <= 2.2e-16). Slope band [0.9, 1.1] [notes, "
+               "DERIVED: lambda_max = 29.4, 61.6, 126, 255 at L = 8..64, lambda_max -> L lambda_max(Sxx)]; measured "
+               "per-seed slopes (13 datasets per setting, d = 2, 3, whitened or not, tools/calibrate_li2016.py): "
+               "1.03-1.05 over L = 8..32, 1.02-1.04 over 8..64, so the interval clears the band by >= 0.05. cond "
+               "ratio >= 10 [notes: 1.1e4 / 2.75 at L = 32]; measured log10 ratio 1.65-4.5.",
     requires={"shortcut_depth": (1,)},
     cost="expensive",
 )
@@ -344,7 +346,8 @@ deep_shortcut_flat = Claim(
 # C-T4 --------------------------------------------------------------------------------
 
 INIT_SCALES = (1e-1, 1e-2, 1e-3)
-LIMIT_RTOL = 1e-2      # notes: |cond H(s W0) - cond A| / cond A < 1e-2 at s = 1e-3
+RATE_FACTOR = 10.0     # from s = 1e-2 to 1e-3 the error must fall >= 10x (linear convergence; measured 100x)
+ROUNDOFF = 1e-9        # a relative error below this is converged to the arithmetic
 
 
 def _cond_at(subject: Subject, setting: Setting, ctx: Context, seed: int, x: Tensor, y: Tensor,
@@ -364,14 +367,23 @@ def _small_init_check(setting: Setting, subject: Subject, ctx: Context) -> Evide
             "worst_at_smallest": max(e[-1] for e in errors)}
 
 
+def _approach(errors: list[float]) -> float:
+    """Violation of "the relative error falls with s, by >= RATE_FACTOR over the last
+    decade" in decades (> 0: violated); an error already at roundoff counts as arrived."""
+    *_, before, last = errors
+    if math.isnan(last):
+        return math.nan
+    if last <= ROUNDOFF:
+        return math.log10(last / ROUNDOFF) if last > 0 else -math.inf
+    shortfall = math.log10(last * RATE_FACTOR / before) if before > 0 else math.inf
+    monotone = all(a > b for a, b in zip(errors, errors[1:]))
+    return shortfall if monotone else max(shortfall, 0.0) + 1.0
+
+
 def _small_init_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judgement:
-    violations = []  # decades above the tolerance at the smallest s; one more if not approaching
-    for errs in ev["relative_error"]:
-        above = math.log10(errs[-1] / LIMIT_RTOL) if errs[-1] > 0 else -math.inf
-        approaching = all(a > b for a, b in zip(errs, errs[1:]))
-        violations.append(math.nan if math.isnan(errs[-1]) else above if approaching else max(above, 0.0) + 1.0)
-    j = exceedance_verdict(violations, P0, ctx, f"miss cond A by more than {LIMIT_RTOL:g} at s = "
-                                                f"{INIT_SCALES[-1]:g} or do not approach it as s shrinks")
+    violations = [_approach(errs) for errs in ev["relative_error"]]
+    j = exceedance_verdict(violations, P0, ctx, f"do not approach cond A as s shrinks (error falling < "
+                                                f"{RATE_FACTOR:g}x per decade of s)")
     return Judgement(j.holds, j.margin, f"cond H(s W0) -> cond A = {ev['cond_A']:.4g}: worst relative error "
                                         f"{ev['worst_at_smallest']:.2g} at s = {INIT_SCALES[-1]:g}; {j.summary}")
 
@@ -380,7 +392,8 @@ small_init_limit = Claim(
     id="li2016.small_init_limit",
     cite=_cite("abstract (it suffices to look at the zero initial point; small init)"),
     statement="For shortcut depth 2 and a Gaussian init W0 of scale s (entries N(0, s^2)), w.h.p. cond H(s W0) "
-              "approaches cond A as s shrinks over 1e-1, 1e-2, 1e-3, and is within 1% of it at s = 1e-3.",
+              "approaches cond A = cond H(0) as s shrinks: the relative error falls over s = 1e-1, 1e-2, 1e-3, "
+              "at least tenfold over the last decade (at least linear convergence).",
     provenance="reconstructed",
     kind="high-probability",
     scope="theorem",
@@ -390,10 +403,12 @@ small_init_limit = Claim(
                                                    samples=(64,)),
     check=_small_init_check,
     judge=_small_init_judge,
-    thresholds="Form [PAPER: small init behaves like the zero point]; tolerance 1e-2 at s = 1e-3 [notes, "
-               "RECON]. Measured (10 inits each, d = 2..4, L = 1..8, whitened and correlated inputs): the "
-               "error falls like s^2 (1e-2 -> 1e-3 divides it by 100), always monotone, worst 1.9e-3 at s = "
-               "1e-3 (d = 4, L = 8, correlated): 5x inside the tolerance.",
+    thresholds="Form [PAPER: small init behaves like the zero point]. Rate >= 10x per decade [DERIVED: the "
+               "first-order shift of the +-sigma pairs cancels, so the error is O(s^2)]. Measured (10 inits each, "
+               "d = 2..4, L = 1..8, whitened and correlated inputs): the error falls 100x per decade, always "
+               "monotone: 10x margin. The notes' absolute form (within 1% at s = 1e-3, RECON) held up to "
+               "1.9e-3 on the calibration grid but reached 7.8e-3 at cond A = 787, which the hypotheses admit, "
+               "so it is reported, not asserted.",
     requires={"shortcut_depth": (2,)},
     cost="medium",
 )

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from resclaims.claim import Claim
@@ -59,7 +60,7 @@ def results_table(results: Sequence[Result], claims: dict[str, Claim]) -> Table:
     for r in results:
         claim = claims.get(r.claim)
         table.add_row(r.claim, SCOPE_LABEL.get(r.scope, r.scope), claim.cite.short() if claim else "", r.subject,
-                      f"[{STYLE[r.verdict]}]{r.verdict}[/]", r.summary, f"{r.seconds:.1f}")
+                      f"[{STYLE[r.verdict]}]{r.verdict}[/]", escape(r.summary), f"{r.seconds:.1f}")
     return table
 
 
