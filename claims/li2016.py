@@ -60,10 +60,9 @@ def _cite(where: str) -> Cite:
 
 
 def _build(subject: Subject, setting: Setting, ctx: Context, seed: int, depth: int | None = None,
-           init: str = "zero", scale: float = 0.0, **override: Any) -> nn.Module:
-    """One stack of the setting's architecture (``override`` replaces its keys)."""
+           init: str = "zero", scale: float = 0.0) -> nn.Module:
+    """One stack of the setting's architecture (``depth`` overrides the setting's) at ``init``."""
     keys = {k: setting[k] for k in ("shortcut_depth", "activation") if k in setting}
-    keys.update(override)
     return subject.build(seed, dtype=torch.float64, device=ctx.device, depth=depth or setting["depth"],
                          width=setting["width"], init=init, scale=scale, **keys)
 
