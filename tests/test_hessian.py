@@ -100,3 +100,11 @@ def test_model_objective_counts_a_tied_weight_once() -> None:
     obj = hessian.model_objective(model, [[layer.weight], [layer.weight]], x, x)
     assert obj.sizes == (4, 0) and obj.size == 4
     assert torch.allclose(obj.fn(obj.point), hessian.mean_squared(model(x), x))
+
+
+def test_block_hessian_is_the_slice_of_the_dense_one() -> None:
+    obj = _objective(2, depth=3, init="gaussian", activation="tanh")
+    h = hessian.dense_hessian(obj)
+    blocks = obj.offsets()
+    for a, b in ((0, 0), (1, 2), (2, 0)):
+        assert torch.allclose(hessian.block_hessian(obj, a, b), h[blocks[a], blocks[b]], atol=1e-12)

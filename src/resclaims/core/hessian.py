@@ -12,6 +12,8 @@ called through ``torch.func.functional_call``, so it keeps its own modules and n
 * ``dense_hessian(obj, chunk)``: H(w) assembled from ``vmap``-ed HVPs on ``chunk``
   basis vectors at a time, so memory is O(chunk x activations + P^2), never
   O(P x activations).
+* ``block_hessian(obj, a, b)``: one block H[I_a, I_b] between parameter groups (units),
+  from |I_a| products.
 * ``lanczos(matvec, P, steps)``: the symmetric Lanczos process with full
   reorthogonalization; Ritz values come with their residual norms
   ||H y - theta y|| = |beta_k s_k|, so every estimate says how far it can be off.  It
@@ -135,6 +137,16 @@ def dense_hessian(obj: Objective, chunk: int = 512) -> Tensor:
     for start in range(0, p, chunk):
         out[start:start + chunk] = rows(eye[start:start + chunk])
     return 0.5 * (out + out.T)
+
+
+def block_hessian(obj: Objective, rows: int, cols: int | None = None) -> Tensor:
+    """The block H[I_rows, I_cols] of the Hessian between parameter groups ``rows`` and
+    ``cols`` (default: the diagonal block of ``rows``), from |I_rows| HVPs on one
+    retained graph instead of the P a dense Hessian needs."""
+    blocks = obj.offsets()
+    r, c = blocks[rows], blocks[rows if cols is None else cols]
+    basis = torch.eye(obj.size, dtype=obj.point.dtype, device=obj.point.device)[r]
+    return vmap(hvp_operator(obj))(basis)[:, c]
 
 
 @dataclass(frozen=True)
