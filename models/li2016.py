@@ -25,6 +25,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils import skip_init
 
+from resclaims.core.ensemble import input_of
 from resclaims.family import Adapter, Family, Subject, SubjectError, sequential_output
 
 __all__ = ["SHORTCUT_STACK", "ACTIVATIONS", "INITS", "Unit", "ShortcutStack", "shortcut_stack",
@@ -37,7 +38,8 @@ INITS = ("zero", "gaussian", "xavier", "orthogonal")
 def initialise_(weight: Tensor, init: str, scale: float, generator: torch.Generator) -> Tensor:
     """Fill a (d_out, d_in) ``weight`` in place: ``zero``; ``gaussian`` N(0, scale^2)
     entries (the paper's "small weights"); ``xavier`` N(0, 1/d_in); ``orthogonal`` a
-    Haar-random orthogonal matrix (QR of a Gaussian, signs fixed by diag R > 0)."""
+    Haar-random matrix with orthonormal columns (rows, if wide): QR of a Gaussian, signs
+    fixed by diag R > 0."""
     with torch.no_grad():
         if init == "zero":
             return weight.zero_()
@@ -45,10 +47,12 @@ def initialise_(weight: Tensor, init: str, scale: float, generator: torch.Genera
             return weight.normal_(0.0, scale, generator=generator)
         if init == "xavier":
             return weight.normal_(0.0, 1.0 / math.sqrt(weight.shape[1]), generator=generator)
-        if init == "orthogonal":
-            g = torch.randn(weight.shape, generator=generator, dtype=torch.float64)
+        if init == "orthogonal":  # orthonormal columns, or rows for a wide matrix
+            tall = weight.shape[0] >= weight.shape[1]
+            g = torch.randn(weight.shape if tall else weight.shape[::-1], generator=generator, dtype=torch.float64)
             q, r = torch.linalg.qr(g)
-            return weight.copy_(q * torch.sign(torch.diagonal(r)).unsqueeze(0))
+            q = q * torch.sign(torch.diagonal(r)).unsqueeze(0)
+            return weight.copy_(q if tall else q.T)
     raise ValueError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
 
 
@@ -136,12 +140,21 @@ def plain_linear(depth: int, width: int, init: str = "zero", scale: float = 1e-3
 
 
 def _validate(model: nn.Module, blocks: Sequence[nn.Module], x: Tensor) -> None:
-    """The contract: ``depth`` units applied in sequence, mapping (N, d) inputs to finite
-    (N, d) outputs (y_hat lives where x does, as a residual stack's output must)."""
-    y = sequential_output(model, blocks, x, SHORTCUT_STACK.probe["depth"])
-    if y.shape != x.shape:
-        raise SubjectError(f"output has shape {tuple(y.shape)}, expected the input's {tuple(x.shape)}: "
-                           f"a residual stack maps R^d to R^d")
+    """The contract of the theorem's stack: ``depth`` units applied in sequence, h_0 = x
+    (no stem) and y_hat = h_L (no head), finite."""
+    last: list[Tensor] = []
+    hook = blocks[-1].register_forward_hook(lambda m, a, out: last.append(out))
+    try:
+        y = sequential_output(model, blocks, x, SHORTCUT_STACK.probe["depth"])
+    finally:
+        hook.remove()
+    with torch.no_grad():
+        if not torch.equal(input_of(model, blocks[0], x), x):
+            raise SubjectError("the first unit does not receive the input x itself: the theorem's stack has "
+                               "no stem (h_0 = x)")
+    if y.shape != x.shape or not torch.equal(y, last[-1]):
+        raise SubjectError("the output is not the last unit's output: the theorem's stack has no head "
+                           "(y_hat = h_L in R^d)")
     if not torch.isfinite(y).all():
         raise SubjectError("output is not finite (NaN or inf) on the probe input")
 
@@ -171,5 +184,5 @@ SUBJECTS = [
                  f"the reference with shortcut depth fixed at {n}", shortcut_depth=n) for n in (1, 2, 3, 4)),
     _reference("li2016.plain", plain_linear,
                "the plain deep linear net V_L ... V_1 x, zero point V_l = I: the 1-shortcut stack "
-               "reparametrised", shortcut_depth=1),
+               "reparametrised", shortcut_depth=1, activation="identity"),
 ]

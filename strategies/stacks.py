@@ -50,15 +50,16 @@ def _keyword(subject: Subject, keyword: str, values: Sequence[Any]) -> st.Search
     return None
 
 
-def stack_settings(subject: Subject, shortcut_depths: Sequence[int], depths: Sequence[int],
+def stack_settings(subject: Subject, shortcut_depths: Sequence[int], depths: Sequence[int] | None,
                    widths: Sequence[int], samples: Sequence[int] = (32, 64, 128, 256),
                    activations: Sequence[str] = ("identity", "tanh"), whiten: bool | None = None,
                    noise: float | None = None, **extra: st.SearchStrategy[Any]) -> st.SearchStrategy[Setting]:
     """Settings {"shortcut_depth", "depth", "width", "activation", "samples", "whiten",
     "seed", ...extra} for ``subject``, the data filtered to the hypotheses
-    (:func:`well_conditioned`).  ``whiten``/``noise`` None: drawn / the default."""
+    (:func:`well_conditioned`).  ``depths`` None: the claim sets its own ladder, so no
+    depth is drawn.  ``whiten``/``noise`` None: drawn / the default."""
     fields: dict[str, st.SearchStrategy[Any]] = {
-        "depth": st.sampled_from(list(depths)), "width": st.sampled_from(list(widths)),
+        **({"depth": st.sampled_from(list(depths))} if depths else {}), "width": st.sampled_from(list(widths)),
         "samples": st.sampled_from(list(samples)),
         "whiten": st.booleans().map(lambda b: not b) if whiten is None else st.just(whiten),
         "seed": SEEDS, **extra}

@@ -61,6 +61,8 @@ TAU = [c for c in registry.claims().values() if c.paper == "zhang2019"]
     (["--subject", "zhang2019.no_tau"], [c.id for c in TAU]),
     ([], list(registry.claims())),
     (["--scope", "reference-conformance"], ["zhang2019.forward_constant"]),
+    (["--subject", "examples.residual_mlp:adapter_basic"],  # meets only the shortcut-stack contract
+     [c.id for c in registry.claims().values() if c.paper == "li2016"]),
 ])
 def test_user_subjects_get_theorem_claims_of_their_family_by_default(argv: list[str], expected: list[str],
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
@@ -213,3 +215,8 @@ def test_a_user_subject_meeting_no_family_contract_is_one_line(capsys: pytest.Ca
     assert main(["check", "--subject", "usermodels:not_a_module"]) == 2
     err = capsys.readouterr().err
     assert "meets the contract of no claim family" in err and "Traceback" not in err
+
+
+def test_verify_on_a_claim_outside_the_subject_skips_under_pytest() -> None:
+    with pytest.raises(resclaims.NotApplicable, match="fixes shortcut_depth = 1"):
+        resclaims.verify("li2016.deep_shortcut_flat", "li2016.plain")

@@ -1,6 +1,7 @@
 """Facts about the li2016 family the claims rely on, checked exactly on small cases."""
 from __future__ import annotations
 
+import pytest
 import torch
 
 from resclaims.core import hessian
@@ -36,8 +37,44 @@ def test_inits_have_the_stated_laws() -> None:
     assert abs(float(initialise_(w, "xavier", 0.0, generator(0)).var()) * 200 - 1) < 0.02
     q = initialise_(w, "orthogonal", 0.0, generator(0))
     assert torch.allclose(q @ q.T, torch.eye(200, dtype=torch.float64), atol=1e-12)
+    wide = initialise_(torch.empty(3, 7, dtype=torch.float64), "orthogonal", 0.0, generator(0))
+    assert torch.allclose(wide @ wide.T, torch.eye(3, dtype=torch.float64), atol=1e-12)
 
 
 def test_whitened_data_have_identity_second_moment() -> None:
     x, _ = linear_regression(64, 4, 3, whiten=True)
     assert torch.allclose(x.T @ x / 64, torch.eye(4, dtype=torch.float64), atol=1e-12)
+
+
+def test_a_stack_with_a_head_is_outside_the_family_contract() -> None:
+    from resclaims import Adapter, Subject
+    from resclaims.family import SubjectError
+    from resclaims.models.li2016 import SHORTCUT_STACK
+
+    def with_head(depth: int, width: int, init: str, generator: torch.Generator) -> torch.nn.Module:
+        model = shortcut_stack(depth, width, "gaussian", 0.1, generator=generator)
+        return torch.nn.Sequential(model, torch.nn.Linear(width, width, dtype=torch.float64))
+
+    subject = Subject("with_head", SHORTCUT_STACK, Adapter(build=with_head, blocks=lambda m: list(m[0].units),
+                                                           fixed={"shortcut_depth": 2}))
+    with pytest.raises(SubjectError, match="no head"):
+        subject.check_contract()
+
+
+def test_a_sum_over_samples_is_named_as_a_scale_factor() -> None:
+    from resclaims.engine import run
+    setting = {"shortcut_depth": 2, "depth": 2, "width": 3, "samples": 64, "whiten": True, "seed": 0}
+    result = run("li2016.depth2_hessian_at_zero", "li2016.loss_sum", setting=setting)
+    assert result.verdict == "falsified" and "c = 64" in result.summary
+
+
+def test_hessian_claims_accept_torch_mse_loss_and_report_its_scale() -> None:
+    from resclaims import Adapter
+    from resclaims.engine import run
+    from resclaims.models.li2016 import SHORTCUT_STACK
+    from resclaims.family import Subject
+
+    subject = Subject("mse", SHORTCUT_STACK, Adapter(build=shortcut_stack, loss=torch.nn.functional.mse_loss))
+    setting = {"shortcut_depth": 2, "depth": 2, "width": 3, "samples": 64, "whiten": True, "seed": 0}
+    result = run("li2016.depth2_hessian_at_zero", subject, setting=setting)  # mean over N d, no 1/2: c = 2/d
+    assert result.verdict == "falsified" and "c = 0.6667" in result.summary

@@ -6,10 +6,10 @@
     >>> resclaims.verify("zhang2019.forward_stable", resclaims.Subject(...))  # or an Adapter spec
 """
 from resclaims.claim import Cite, Claim, Context, Judgement, Scale
-from resclaims.engine import Result, counterexample, run, verify
+from resclaims.engine import NotApplicable, Result, counterexample, run, verify
 from resclaims.family import Adapter, Family, Subject, SubjectError
 from resclaims.profiles import PROFILES, Profile
 
 __version__ = "0.1.0"
-__all__ = ["Adapter", "Cite", "Claim", "Context", "Family", "Judgement", "PROFILES", "Profile", "Result",
+__all__ = ["Adapter", "Cite", "Claim", "Context", "Family", "Judgement", "NotApplicable", "PROFILES", "Profile", "Result",
            "Scale", "Subject", "SubjectError", "counterexample", "run", "verify", "__version__"]

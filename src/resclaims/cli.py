@@ -18,13 +18,13 @@ import sys
 import time
 from typing import Sequence
 
-from resclaims import registry
-from resclaims.engine import Result, counterexample, run
-from resclaims.claim import Claim
-from resclaims.family import Subject, SubjectError
-from resclaims.profiles import PROFILES, UnknownProfile, resolve
 from rich.console import Console
 
+from resclaims import registry
+from resclaims.claim import Claim
+from resclaims.engine import Result, counterexample, run
+from resclaims.family import Subject, SubjectError
+from resclaims.profiles import PROFILES, UnknownProfile, resolve
 from resclaims.report import (catalog_rows, catalog_table, console, environment, results_table,
                               summary_line, write_json)
 

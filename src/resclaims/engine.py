@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import unittest
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -46,6 +47,11 @@ class Result:
 
     def to_json(self) -> dict[str, Any]:
         return jsonable(asdict(self))
+
+
+class NotApplicable(unittest.SkipTest):
+    """``verify`` on a subject outside the claim's hypotheses (a ``skipped`` result);
+    pytest reports the test as skipped, with the reason."""
 
 
 class _Falsified(Exception):
@@ -175,12 +181,15 @@ def _short(value: Any, limit: int = 160) -> str:
 def verify(claim: Claim | str, subject: Subject | str | None = None, profile: Profile | str | None = None,
            device: str = "cpu", setting: Setting | None = None) -> Result:
     """Check ``claim`` on ``subject`` and return the Result if it holds.  Raises
-    AssertionError with a readable counterexample if it is falsified, and SubjectError
-    if the subject cannot be used."""
+    AssertionError with a readable counterexample if it is falsified, SubjectError if
+    the subject cannot be used, and NotApplicable (a skip under pytest) if the subject
+    fixes an architecture outside the claim's hypotheses."""
     claim = registry.get(claim) if isinstance(claim, str) else claim
     result = run(claim, subject, profile=profile, device=device, setting=setting)
     if result.verdict == "error":
         raise SubjectError(result.summary)
+    if result.verdict == "skipped":
+        raise NotApplicable(result.summary)
     if result.verdict == "falsified":
         spec = subject.name if isinstance(subject, Subject) else subject
         raise AssertionError(counterexample(result, claim, spec))

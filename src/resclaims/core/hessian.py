@@ -145,7 +145,8 @@ def block_hessian(obj: Objective, rows: int, cols: int | None = None) -> Tensor:
     retained graph instead of the P a dense Hessian needs."""
     blocks = obj.offsets()
     r, c = blocks[rows], blocks[rows if cols is None else cols]
-    basis = torch.eye(obj.size, dtype=obj.point.dtype, device=obj.point.device)[r]
+    basis = obj.point.new_zeros(r.stop - r.start, obj.size)
+    basis[:, r] = torch.eye(r.stop - r.start, dtype=obj.point.dtype, device=obj.point.device)
     return vmap(hvp_operator(obj))(basis)[:, c]
 
 
@@ -240,12 +241,15 @@ def conditioning(eigenvalues: Tensor, null_rtol: float = NULL_RTOL) -> Condition
     null-space rule: an eigenvalue with |lambda| <= null_rtol x max|lambda| belongs to
     the null space (directions the loss is flat in to second order, such as symmetries
     of the parametrisation, or float64 roundoff of an exact 0, which is about
-    P eps max|lambda| << 1e-9 max|lambda| for P < 10^6) and is left out:
+    P eps max|lambda| <= 2e-11 max|lambda| for P <= 10^5) and is left out:
     cond = max|lambda| / min{|lambda| : |lambda| > null_rtol max|lambda|}.
-    An all-zero spectrum has cond NaN and every eigenvalue in the null space."""
+    An all-zero spectrum has cond NaN and every eigenvalue in the null space; a
+    non-finite one gives NaN throughout."""
     mags = eigenvalues.abs().double()
+    if not bool(torch.isfinite(mags).all()):
+        return Conditioning(math.nan, math.nan, math.nan, 0)
     top = float(mags.max()) if mags.numel() else 0.0
-    if top == 0.0 or not math.isfinite(top):
+    if top == 0.0:
         return Conditioning(top, 0.0, math.nan, int(mags.numel()))
     kept = mags[mags > null_rtol * top]
     low = float(kept.min())
@@ -260,8 +264,9 @@ class Remainder:
     the leading coefficients c+ = r(t)/t^K and c- = r(-t)/(-t)^K at the smallest t,
     K = round(order).  A loss that is smooth at w has r(t) = c t^K + O(t^(K+1)) on both
     sides with one c, so the orders agree and the mismatch is O(t); a kink (ReLU at 0)
-    gives different coefficients on the two sides.  NaN where a remainder is exactly 0
-    or not finite (no order to fit)."""
+    gives different coefficients on the two sides.  A remainder that vanishes on one
+    side only is a kink too (mismatch inf, orders NaN); one that vanishes on both sides
+    has order inf and mismatch 0; a non-finite one gives NaN throughout."""
 
     order: float
     order_reverse: float
@@ -280,20 +285,23 @@ def taylor_remainder(obj: Objective, direction: Tensor, ts: Sequence[float] = (1
     if subtract >= 1:
         terms.append(float(gradient(obj) @ v))
     if subtract >= 2:
-        terms.append(float(hvp(obj, v) @ v))
+        terms.append(float(hvp_operator(obj)(v) @ v))
 
     def remainder(t: float) -> float:
         polynomial = sum(term * t ** j / math.factorial(j) for j, term in enumerate(terms))
         return float(obj.fn(w + t * v)) - polynomial
 
     logs_t = [math.log(t) for t in ts]
-    sides = []
-    for sign in (1.0, -1.0):
-        rs = [remainder(sign * t) for t in ts]
-        if any(r == 0.0 or not math.isfinite(r) for r in rs):
-            return Remainder(math.nan, math.nan, math.nan)
-        sides.append((slope(logs_t, [math.log(abs(r)) for r in rs]), rs[0]))
-    (order, r_plus), (order_reverse, r_minus) = sides
+    plus, minus = ([remainder(sign * t) for t in ts] for sign in (1.0, -1.0))
+    if not all(math.isfinite(r) for r in plus + minus):
+        return Remainder(math.nan, math.nan, math.nan)
+    zero_plus, zero_minus = (all(r == 0.0 for r in rs) for rs in (plus, minus))
+    if zero_plus and zero_minus:  # R is its Taylor polynomial along v: no remainder, no kink
+        return Remainder(math.inf, math.inf, 0.0)
+    if zero_plus or zero_minus or any(r == 0.0 for r in plus + minus):  # flat on one side only: a kink
+        return Remainder(math.nan, math.nan, math.inf)
+    order, order_reverse = (slope(logs_t, [math.log(abs(r)) for r in rs]) for rs in (plus, minus))
+    r_plus, r_minus = plus[0], minus[0]
     k, t0 = round(order), ts[0]
     c_plus, c_minus = r_plus / t0 ** k, r_minus / (-t0) ** k
     return Remainder(order, order_reverse, abs(c_plus - c_minus) / max(abs(c_plus), abs(c_minus)))
