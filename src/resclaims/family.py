@@ -218,8 +218,12 @@ def sequential_output(model: nn.Module, blocks: Sequence[nn.Module], x: Tensor, 
     for l, b in enumerate(blocks):  # a module listed twice (tied units) is one hook
         position.setdefault(id(b), l)
     seen: list[tuple[int, Tensor, Tensor]] = []
-    hooks = [b.register_forward_hook(lambda m, a, out: seen.append((id(m), a[0], out)))
-             for b in {id(b): b for b in blocks}.values()]
+    def record(module: nn.Module, args: tuple, out: Tensor) -> None:
+        if not args:
+            raise SubjectError("a block was called without a positional input: blocks must take the hidden "
+                               "state as their first argument")
+        seen.append((id(module), args[0], out))
+    hooks = [b.register_forward_hook(record) for b in {id(b): b for b in blocks}.values()]
     try:
         with torch.no_grad():
             y = model(x)

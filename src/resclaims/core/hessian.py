@@ -185,6 +185,8 @@ def lanczos(matvec: Callable[[Tensor], Tensor], size: int, steps: int, seed: int
     appear).  Stops early when beta_j <= ``breakdown`` x the largest |alpha|, |beta| seen
     (an invariant subspace: ``exhausted``)."""
     steps = min(steps, size)
+    if steps < 1:
+        raise ValueError(f"lanczos needs a positive size and number of steps, got size={size}, steps={steps}")
     basis = torch.zeros(steps, size, dtype=dtype, device=device)
     q = torch.randn(size, generator=generator(seed), dtype=torch.float64).to(dtype=dtype, device=device)
     q = q / q.norm()
