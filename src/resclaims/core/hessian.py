@@ -112,11 +112,6 @@ def hvp(obj: Objective, v: Tensor) -> Tensor:
     return jvp(grad(obj.fn), (obj.point,), (v,))[1]
 
 
-def hvps(obj: Objective, vs: Tensor) -> Tensor:
-    """H(w) v_j for every row v_j of ``vs`` (k, P), in one batched pass."""
-    return vmap(lambda v: hvp(obj, v))(vs)
-
-
 def hvp_operator(obj: Objective) -> Callable[[Tensor], Tensor]:
     """v -> H(w) v (also for a batch of rows v, under ``vmap``) by reverse-over-reverse on
     one retained graph: the forward pass and the gradient at w are computed once, and
