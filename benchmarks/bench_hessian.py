@@ -3,7 +3,8 @@
 The baseline is what a careful user writes first (the li2016 notes' check): the model as a
 Python loop over one flat parameter vector indexed with ``p.view(L, n, d, d)[l, k]``,
 ``torch.func.hessian`` of its loss, then ``eigvalsh``.  Ours is ``dense_hessian`` on the
-model itself (chunked, batched HVPs) and Lanczos on HVPs.  track_* record cond H(0)
+model itself (the chain sweep of ``core/chain.py``; ``hvp_hessian`` is the same matrix
+from P batched HVPs) and Lanczos on HVPs.  track_* record cond H(0)
 against depth: constant for shortcut depth 2, growing for depth 1 (li2016 C-T1/C-T2).
 """
 from __future__ import annotations
@@ -26,7 +27,8 @@ def stack_objective(depth: int, width: int = WIDTH, n: int = 2, init: str = "zer
     """R of the reference stack (width d, L units, shortcut depth n) on linear-regression data."""
     x, y = linear_regression(samples, width, seed)
     model = shortcut_stack(depth, width, init, scale, generator=generator(seed), shortcut_depth=n)
-    return hessian.model_objective(model, [list(u.parameters()) for u in model.units], x, y)
+    return hessian.model_objective(model, [list(u.parameters()) for u in model.units], x, y,
+                                   blocks=list(model.units))
 
 
 def naive_loss(depth: int, width: int = WIDTH, n: int = 2, samples: int = SAMPLES,
@@ -46,9 +48,10 @@ def naive_loss(depth: int, width: int = WIDTH, n: int = 2, samples: int = SAMPLE
     return loss
 
 
-def naive_spectrum(depth: int, width: int = WIDTH, n: int = 2) -> Tensor:
+def naive_hessian(depth: int, width: int = WIDTH, n: int = 2) -> Tensor:
+    """The baseline: ``torch.func.hessian`` of the flat-vector loop model at 0."""
     p = torch.zeros(depth * n * width * width, dtype=torch.float64)
-    return torch.linalg.eigvalsh(torch.func.hessian(naive_loss(depth, width, n))(p))
+    return torch.func.hessian(naive_loss(depth, width, n))(p)
 
 
 def dense_spectrum(obj: hessian.Objective) -> Tensor:
@@ -56,9 +59,10 @@ def dense_spectrum(obj: hessian.Objective) -> Tensor:
 
 
 class DenseHessian:
-    """Dense H(0) and all its eigenvalues at P = 2 d^2 L parameters (d = 4, N = 256)."""
+    """Dense H(0) at P = 2 d^2 L parameters (d = 4, N = 256): ours (the chain sweep),
+    the same matrix from P HVPs, and the naive baseline; then all its eigenvalues."""
 
-    params = [1024, 4096]
+    params = [1024, 1536, 4096]
     param_names = ["parameters"]
     timeout = 900
 
@@ -66,17 +70,24 @@ class DenseHessian:
         torch.set_num_threads(1)
         self.depth = parameters // (2 * WIDTH * WIDTH)
         self.obj = stack_objective(self.depth)
+        self.matrix = hessian.dense_hessian(self.obj)
 
-    def time_dense_hessian_eigvalsh(self, parameters: int) -> None:
-        dense_spectrum(self.obj)
+    def time_dense_hessian(self, parameters: int) -> None:
+        hessian.dense_hessian(self.obj)
 
-    def peakmem_dense_hessian_eigvalsh(self, parameters: int) -> None:
-        dense_spectrum(self.obj)
+    def peakmem_dense_hessian(self, parameters: int) -> None:
+        hessian.dense_hessian(self.obj)
 
-    def time_naive_hessian_eigvalsh(self, parameters: int) -> None:
+    def time_hvp_hessian(self, parameters: int) -> None:
+        hessian.hvp_hessian(self.obj)
+
+    def time_naive_hessian(self, parameters: int) -> None:
         if parameters > 2048:  # its backward holds ~P^2 x 2L doubles: 34 GB at P = 4096
             raise NotImplementedError("the naive baseline does not fit in memory at this size")
-        naive_spectrum(self.depth)
+        naive_hessian(self.depth)
+
+    def time_eigvalsh(self, parameters: int) -> None:
+        torch.linalg.eigvalsh(self.matrix)
 
 
 class LanczosExtremes:

@@ -78,12 +78,13 @@ def _objective(subject: Subject, model: nn.Module, x: Tensor, y: Tensor) -> hess
     between two evaluations at the same point (dropout in train mode) is a subject
     error: no derivative describes it."""
     trained = {id(p): p for p in subject.trained(model)}
-    groups = [[p for p in b.parameters() if id(p) in trained] for b in subject.blocks(model)]
+    blocks = subject.blocks(model)
+    groups = [[p for p in b.parameters() if id(p) in trained] for b in blocks]
     grouped = {id(p) for g in groups for p in g}
     shared = [p for i, p in trained.items() if i not in grouped]
     dev = next(iter(trained.values())).device
     obj = hessian.model_objective(model, groups + ([shared] if shared else []), x.to(dev), y.to(dev),
-                                  subject.adapter.loss or hessian.mean_squared)
+                                  subject.adapter.loss or hessian.mean_squared, blocks)
     with torch.no_grad():
         if not torch.equal(obj.fn(obj.point), obj.fn(obj.point)):
             raise SubjectError(f"subject {subject.name}: the loss differs between two evaluations at the same "

@@ -9,9 +9,10 @@ called through ``torch.func.functional_call``, so it keeps its own modules and n
   and one backward pass with tangents, never the P x P matrix.
 * ``hvp_operator(obj)``: the same products by reverse-over-reverse on one retained
   graph, for the many products at one w that dense Hessians and Lanczos need.
-* ``dense_hessian(obj, chunk)``: H(w) assembled from ``vmap``-ed HVPs on ``chunk``
-  basis vectors at a time, so memory is O(chunk x activations + P^2), never
-  O(P x activations).
+* ``dense_hessian(obj, chunk)``: H(w), by the chain sweep of ``resclaims.core.chain``
+  when the model is blocks applied in sequence, else (``hvp_hessian``) assembled from
+  ``vmap``-ed HVPs on ``chunk`` basis vectors at a time, so memory is
+  O(chunk x activations + P^2), never O(P x activations).
 * ``block_hessian(obj, a, b)``: one block H[I_a, I_b] between parameter groups (units),
   from |I_a| products.
 * ``lanczos(matvec, P, steps)``: the symmetric Lanczos process with full
@@ -37,10 +38,11 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, grad, jvp, vjp, vmap
 
+from resclaims.core.chain import Chain, Loss, NotAChain, chain_hessian, chain_of
 from resclaims.core.data import generator
 from resclaims.stats import slope
 
-Loss = Callable[[Tensor, Tensor], Tensor]
+CHAIN_MIN = 256  # P from which dense_hessian takes the chain sweep (measured crossover: see README)
 
 
 def mean_squared(output: Tensor, target: Tensor) -> Tensor:
@@ -53,11 +55,14 @@ def mean_squared(output: Tensor, target: Tensor) -> Tensor:
 class Objective:
     """R(w) for a flat w in R^P: ``fn(w)`` is the loss, ``point`` the w at which
     derivatives are taken, ``sizes`` the number of entries of each parameter group
-    (block) in flattening order, so H splits into per-block submatrices."""
+    (block) in flattening order, so H splits into per-block submatrices.  ``chain``:
+    the model as blocks applied in sequence, when it is one (``resclaims.core.chain``),
+    which lets ``dense_hessian`` use the chain sweep instead of P HVPs."""
 
     fn: Callable[[Tensor], Tensor]
     point: Tensor
     sizes: tuple[int, ...]
+    chain: Chain | None = None
 
     @property
     def size(self) -> int:
@@ -73,11 +78,13 @@ class Objective:
 
 
 def model_objective(model: nn.Module, groups: Sequence[Sequence[Tensor]], x: Tensor, y: Tensor,
-                    loss: Loss = mean_squared) -> Objective:
+                    loss: Loss = mean_squared, blocks: Sequence[nn.Module] | None = None) -> Objective:
     """R(w) = loss(model(x; w), y) as a function of the parameters in ``groups`` (lists
     of the model's own parameters, one list per block; a tensor listed twice, as with
     tied weights, is one variable, counted in its first group).  Every other parameter
-    and buffer stays as it is in ``model``."""
+    and buffer stays as it is in ``model``.  ``blocks``: modules that, applied in order
+    to x, may make up the whole model; if they do (checked), the objective carries that
+    chain."""
     names = {id(p): n for n, p in model.named_parameters(remove_duplicate=True)}
     seen: set[int] = set()
     chosen: list[list[tuple[str, Tensor]]] = []
@@ -99,7 +106,22 @@ def model_objective(model: nn.Module, groups: Sequence[Sequence[Tensor]], x: Ten
         pieces = torch.split(w, counts)
         params = {n: piece.view(shape) for (n, _), piece, shape in zip(flat, pieces, shapes)}
         return loss(functional_call(model, params, (x,)), y)
-    return Objective(fn, point, tuple(sum(p.numel() for _, p in group) for group in chosen))
+    sizes = tuple(sum(p.numel() for _, p in group) for group in chosen)
+    return Objective(fn, point, sizes, _chain(model, blocks, flat, x, y, loss, point))
+
+
+def _chain(model: nn.Module, blocks: Sequence[nn.Module] | None, flat: Sequence[tuple[str, Tensor]],
+           x: Tensor, y: Tensor, loss: Loss, point: Tensor) -> Chain | None:
+    if not blocks:
+        return None
+    positions, start = {}, 0
+    for _, p in flat:
+        positions[id(p)] = torch.arange(start, start + p.numel(), device=point.device)
+        start += p.numel()
+    try:
+        return chain_of(model, blocks, positions, x, y, loss, point)
+    except NotAChain:
+        return None
 
 
 def gradient(obj: Objective, w: Tensor | None = None) -> Tensor:
@@ -122,9 +144,21 @@ def hvp_operator(obj: Objective) -> Callable[[Tensor], Tensor]:
 
 
 def dense_hessian(obj: Objective, chunk: int = 512) -> Tensor:
-    """H(w) as a dense (P, P) matrix, ``chunk`` rows (basis-vector HVPs, batched under
-    ``vmap`` on one retained graph) at a time, so memory is O(chunk x activations + P^2);
-    symmetrized, (H + H^T)/2, which only removes roundoff."""
+    """H(w) as a dense (P, P) matrix.  For a chain of at least CHAIN_MIN parameters, by
+    the chain sweep (``chain_hessian``: O(N d P^2) in matrix products); otherwise, or
+    when its loss is not a sum over samples, ``chunk`` rows (basis-vector HVPs, batched
+    under ``vmap`` on one retained graph) at a time, so memory is
+    O(chunk x activations + P^2), symmetrized, (H + H^T)/2, which only removes roundoff."""
+    if obj.chain is not None and obj.size >= CHAIN_MIN:
+        try:
+            return chain_hessian(obj.chain, obj.point)
+        except NotAChain:
+            pass
+    return hvp_hessian(obj, chunk)
+
+
+def hvp_hessian(obj: Objective, chunk: int = 512) -> Tensor:
+    """H(w) from P basis-vector HVPs, ``chunk`` at a time (see ``dense_hessian``)."""
     p = obj.size
     out = obj.point.new_empty(p, p)
     eye = torch.eye(p, dtype=obj.point.dtype, device=obj.point.device)

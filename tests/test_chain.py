@@ -1,0 +1,147 @@
+"""The chain sweep (core/chain.py) against P HVPs and torch.func.hessian: every block
+kind the sweep must handle, and every model it must refuse (then dense_hessian falls
+back to HVPs and still gives the exact matrix)."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import Tensor, nn
+
+from resclaims.core import chain, hessian
+from resclaims.core.data import generator, linear_regression
+from resclaims.models.li2016 import shortcut_stack
+
+TOL = dict(atol=1e-12, rtol=1e-10)
+
+
+def _objective(model: nn.Module, blocks: list[nn.Module], x: Tensor, y: Tensor,
+               loss: hessian.Loss = hessian.mean_squared) -> hessian.Objective:
+    trained = [[p for p in b.parameters() if p.requires_grad] for b in blocks]
+    return hessian.model_objective(model, trained, x, y, loss, blocks)
+
+
+def _check(obj: hessian.Objective) -> Tensor:
+    """The sweep's matrix, after checking it against torch.func.hessian."""
+    assert obj.chain is not None
+    ours = chain.chain_hessian(obj.chain, obj.point)
+    assert torch.allclose(ours, torch.func.hessian(obj.fn)(obj.point), **TOL)
+    return ours
+
+
+@pytest.mark.parametrize("n, init, activation", [(1, "xavier", "tanh"), (2, "zero", "identity"),
+                                                 (2, "gaussian", "tanh"), (3, "gaussian", "tanh")])
+def test_sweep_matches_on_shortcut_stacks(n: int, init: str, activation: str) -> None:
+    x, y = linear_regression(30, 3, 0, whiten=False)
+    model = shortcut_stack(4, 3, init, 0.3, generator=generator(1), shortcut_depth=n, activation=activation)
+    _check(_objective(model, list(model.units), x, y))
+
+
+def test_sweep_folds_tied_units_into_one_variable() -> None:
+    x, y = linear_regression(30, 3, 0)
+    model = shortcut_stack(4, 3, "gaussian", 0.3, generator=generator(1), activation="tanh")
+    model.units[2] = model.units[1]
+    obj = _objective(model, list(model.units), x, y)
+    assert obj.size == 3 * 2 * 9
+    _check(obj)
+
+
+class Scaled(nn.Module):
+    """h -> h + s * tanh(W h + b) with a frozen diagonal and a running buffer: a block
+    with biases, an untrained parameter, a buffer, and a Python attribute s that
+    stacking cannot see."""
+
+    def __init__(self, d_in: int, d_out: int, scale: float, g: torch.Generator) -> None:
+        super().__init__()
+        self.lin = nn.Linear(d_in, d_out, dtype=torch.float64)
+        with torch.no_grad():
+            self.lin.weight.copy_(torch.randn(d_out, d_in, generator=g, dtype=torch.float64) / d_in ** 0.5)
+            self.lin.bias.copy_(torch.randn(d_out, generator=g, dtype=torch.float64) * 0.1)
+        self.diag = nn.Parameter(torch.rand(d_out, generator=g, dtype=torch.float64), requires_grad=False)
+        self.register_buffer("shift", torch.full((d_out,), 0.05, dtype=torch.float64))
+        self.scale = scale
+        self.skip = d_in == d_out
+
+    def forward(self, h: Tensor) -> Tensor:
+        out = self.scale * torch.tanh(self.lin(h) + self.shift) * self.diag
+        return h + out if self.skip else out
+
+
+def test_sweep_on_blocks_of_several_widths_attributes_and_untrained_tensors() -> None:
+    g = generator(2)
+    blocks = [Scaled(3, 5, 1.0, g), Scaled(5, 5, 0.5, g), Scaled(5, 5, 2.0, g), Scaled(5, 2, 1.0, g)]
+    model = nn.Sequential(*blocks)
+    x = torch.randn(25, 3, generator=g, dtype=torch.float64)
+    y = torch.randn(25, 2, generator=g, dtype=torch.float64)
+    _check(_objective(model, blocks, x, y))
+
+
+class ConvUnit(nn.Module):
+    """h -> h + conv(tanh(conv(h))) on (C, H, W) images: a state of C H W entries."""
+
+    def __init__(self, g: torch.Generator) -> None:
+        super().__init__()
+        self.a = nn.Conv2d(2, 2, 3, padding=1, dtype=torch.float64)
+        self.b = nn.Conv2d(2, 2, 3, padding=1, bias=False, dtype=torch.float64)
+        with torch.no_grad():
+            for p in self.parameters():
+                p.copy_(0.2 * torch.randn(p.shape, generator=g, dtype=torch.float64))
+
+    def forward(self, h: Tensor) -> Tensor:
+        return h + self.b(torch.tanh(self.a(h)))
+
+
+def test_sweep_on_image_states_and_a_per_sample_loss_other_than_squared() -> None:
+    g = generator(3)
+    blocks = [ConvUnit(g), ConvUnit(g)]
+    model = nn.Sequential(*blocks)
+    x = torch.randn(6, 2, 3, 3, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 18, (6,), generator=g)
+
+    def cross_entropy(out: Tensor, target: Tensor) -> Tensor:
+        return nn.functional.cross_entropy(out.flatten(1), target)
+    _check(_objective(model, blocks, x, y, cross_entropy))
+
+
+def test_a_model_with_a_head_carries_no_chain() -> None:
+    x, y = linear_regression(20, 3, 0)
+    stack = shortcut_stack(2, 3, "gaussian", 0.3, generator=generator(1))
+    model = nn.Sequential(stack, nn.Linear(3, 3, dtype=torch.float64))
+    assert _objective(model, list(stack.units), x, y).chain is None
+
+
+def _fallback(model: nn.Module, blocks: list[nn.Module], x: Tensor, y: Tensor, loss: hessian.Loss,
+              reason: str) -> None:
+    obj = _objective(model, blocks, x, y, loss)
+    with pytest.raises(chain.NotAChain, match=reason):
+        chain.chain_hessian(obj.chain, obj.point)
+    assert obj.size >= hessian.CHAIN_MIN  # so dense_hessian tries the sweep, then falls back
+    assert torch.allclose(hessian.dense_hessian(obj), hessian.hvp_hessian(obj), **TOL)
+
+
+def test_a_loss_coupling_samples_falls_back_to_hvps() -> None:
+    x, y = linear_regression(20, 4, 0)
+    model = shortcut_stack(8, 4, "gaussian", 0.3, generator=generator(1), activation="tanh")
+
+    def batch_mean_error(out: Tensor, target: Tensor) -> Tensor:
+        return (out.mean(0) - target.mean(0)).pow(2).sum() + hessian.mean_squared(out, target)
+    _fallback(model, list(model.units), x, y, batch_mean_error, "sum of per-sample terms")
+
+
+class Normed(nn.Module):
+    """h -> h + BatchNorm(W h) in train mode: batch statistics mix the samples."""
+
+    def __init__(self, d: int) -> None:
+        super().__init__()
+        self.lin = nn.Linear(d, d, dtype=torch.float64)
+        self.norm = nn.BatchNorm1d(d, dtype=torch.float64, track_running_stats=False)
+
+    def forward(self, h: Tensor) -> Tensor:
+        return h + self.norm(self.lin(h))
+
+
+def test_batch_statistics_fall_back_to_hvps() -> None:
+    torch.manual_seed(0)
+    blocks = [Normed(7) for _ in range(4)]
+    model = nn.Sequential(*blocks)
+    x, y = linear_regression(20, 7, 0)
+    _fallback(model, blocks, x, y, hessian.mean_squared, "mixes samples")
