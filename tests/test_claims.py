@@ -17,7 +17,7 @@ def test_claim_holds_on_reference(claim_id: str) -> None:
 
 OTHER_REFERENCES = [(s.name, c.id) for s in registry.subjects().values() if s.role == "reference"
                     for c in registry.claims().values()
-                    if c.family is s.family and s is not registry.reference(c.family)]
+                    if c.family is s.family and s is not registry.reference(c.family, c)]
 
 
 @pytest.mark.slow

@@ -75,7 +75,7 @@ def run(claim: Claim | str, subject: Subject | str | None = None, profile: Profi
     start = time.perf_counter()
     name = subject.name if isinstance(subject, Subject) else (subject or "reference")
     try:
-        subj = subject if isinstance(subject, Subject) else registry.subject_for(subject, claim.family)
+        subj = subject if isinstance(subject, Subject) else registry.subject_for(subject, claim.family, claim)
         name = subj.name
         subj.check_contract()
         reason = claim.applies_to(subj)

@@ -58,6 +58,9 @@ class Adapter:
     fixed reports the subject as unusable.
     ``loss(output, target)``: the training loss of the user's code, where a claim's
     statement is about it; default: the loss the claim states.
+    ``parts``: named accessors a family's claims need beyond the blocks (the family
+    lists them, e.g. ``"first_layer"``), each ``model -> value``; default: the model's
+    attribute of that name.
     """
 
     build: Factory
@@ -66,6 +69,7 @@ class Adapter:
     branch_parameters: Callable[[nn.Module], Sequence[Tensor]] | None = None
     fixed: Mapping[str, Any] = field(default_factory=dict)
     loss: Callable[[Tensor, Tensor], Tensor] | None = None
+    parts: Mapping[str, Callable[[nn.Module], Any]] = field(default_factory=dict)
 
     def accepts(self, keyword: str) -> bool:
         """Whether ``build`` takes ``keyword`` (by name or through ``**kwargs``)."""
@@ -180,6 +184,19 @@ class Subject:
             raise SubjectError(f"subject {self.name}: branch_parameters(model) must return a non-empty "
                                f"list of the model's own parameters")
         return chosen
+
+    def part(self, name: str, model: nn.Module) -> Any:
+        """The model's part ``name``: the adapter's accessor, else the attribute of that name."""
+        if name in self.adapter.parts:
+            try:
+                return self.adapter.parts[name](model)
+            except Exception as exc:
+                raise SubjectError(f"subject {self.name}: parts[{name!r}](model) raised {type(exc).__name__}: "
+                                   f"{exc}") from exc
+        if not hasattr(model, name):
+            raise SubjectError(f"subject {self.name}: model lacks attribute {name} (give the adapter "
+                               f"parts={{{name!r}: lambda model: ...}})")
+        return getattr(model, name)
 
     def architecture(self, keyword: str) -> Any:
         """The value the subject fixes for ``keyword``, or None when ``build`` takes it."""

@@ -70,12 +70,15 @@ def get(claim_id: str) -> Claim:
         raise UnknownClaim(f"unknown claim {claim_id!r} (see `resclaims list`)") from None
 
 
-def reference(family: Family) -> Subject:
-    """The reference subject of ``family`` (the first non-mutant registered for it)."""
-    for subject in subjects().values():
-        if subject.family is family and subject.role == "reference":
-            return subject
-    raise SubjectError(f"no reference subject is registered for family {family.name}")
+def reference(family: Family, claim: Claim | None = None) -> Subject:
+    """The reference subject of ``family``: the first registered for it that meets
+    ``claim``'s hypotheses (a family may have several references, e.g. a ResNet and the
+    baseline CNN a converse claim is about), else the first."""
+    candidates = [s for s in subjects().values() if s.family is family and s.role == "reference"]
+    if not candidates:
+        raise SubjectError(f"no reference subject is registered for family {family.name}")
+    meets = [s for s in candidates if claim is not None and claim.applies_to(s) is None]
+    return (meets or candidates)[0]
 
 
 def mutants() -> list[Subject]:
@@ -88,13 +91,13 @@ def controls() -> list[Subject]:
     return [s for s in subjects().values() if s.role == "control"]
 
 
-def subject_for(spec: str | None, family: Family) -> Subject:
-    """Resolve ``--subject``: None gives the family's reference, a registered name gives
+def subject_for(spec: str | None, family: Family, claim: Claim | None = None) -> Subject:
+    """Resolve ``--subject``: None gives the family's reference for ``claim``, a registered name gives
     that subject, ``module:adapter`` makes a user's Adapter (or bare factory) a subject
     of ``family``.
     A registered subject of another family raises SubjectError."""
     if spec is None:
-        return reference(family)
+        return reference(family, claim)
     registered = subjects().get(spec)
     if registered is not None:
         if registered.family is not family:

@@ -4,6 +4,8 @@
   H0: P(violation) <= p0 over S seeds, at the per-example alpha.
 * :func:`band_verdict` (``rate`` and ``converse`` claims): the order-statistic interval
   of the per-seed median must meet the band [lo, hi].
+* :func:`rate_above_verdict` (``converse`` claims that a failure happens at a positive
+  rate): holds when the exact binomial test rejects H0: P(event) <= p0.
 * :func:`gradient_verdict`: parameters that get no gradient at all are evidence
   against any claim about gradients or training, named block by block.
 """
@@ -13,7 +15,8 @@ import math
 from typing import Sequence
 
 from resclaims.claim import Context, Judgement
-from resclaims.stats import band_margin, exceedance, median_interval, seeds_for_exceedance, seeds_for_median
+from resclaims.stats import (band_margin, exceedance, exceedance_rejects, median_interval, seeds_for_exceedance,
+                             seeds_for_median)
 
 
 def exceedance_verdict(violations: Sequence[float], p0: float, ctx: Context, what: str) -> Judgement:
@@ -32,6 +35,15 @@ def band_verdict(values: Sequence[float], lo: float, hi: float, ctx: Context, na
     inside = not ci.disjoint_from(lo, hi)
     return Judgement(inside, margin, f"median {name} in {ci} {'meets' if inside else 'misses'} "
                                      f"[{lo:.3g}, {hi:.3g}]")
+
+
+def rate_above_verdict(events: int, trials: int, p0: float, ctx: Context, what: str) -> Judgement:
+    """Holds when ``events`` out of ``trials`` reject H0: P(event) <= p0 at the example's
+    alpha (exact one-sided binomial test); margin log10(alpha / p-value)."""
+    reject, p_value = exceedance_rejects(events, trials, p0, ctx.alpha)
+    margin = math.log10(ctx.alpha / p_value) if p_value > 0 else math.inf
+    return Judgement(reject, margin, f"{events}/{trials} runs {what} ({'rejects' if reject else 'does not reject'} "
+                                     f"rate <= {p0:g}, p={p_value:.2g})")
 
 
 def exceedance_seeds(ctx: Context, p0: float, minimum: int = 10) -> int:

@@ -155,27 +155,34 @@ class Trajectory:
     losses: Tensor
 
 
-def gradient_descent(loss: Callable[[], Tensor], params: Sequence[Tensor], lr: float,
-                     steps: int, stop_below: Tensor | None = None) -> Trajectory:
+def gradient_descent(loss: Callable[[], Tensor | tuple[Tensor, Sequence[Tensor]]], params: Sequence[Tensor],
+                     lr: float | Sequence[float], steps: int, stop_below: Tensor | None = None) -> Trajectory:
     """``steps`` steps of theta <- theta - lr grad_theta F_s for every seed at once, where
-    ``loss()`` returns the per-seed losses (S,) and ``params`` are the trained tensors.
-    Stops early once every seed's loss is non-finite (diverged), or is at most its entry
-    of ``stop_below`` (S,) when given."""
+    ``loss()`` returns the per-seed losses (S,) and ``params`` are the trained tensors;
+    a ``loss()`` that returns (losses, gradients) supplies its own gradients of
+    sum_s F_s (a closed form) and autograd is not used.  ``lr``: one step size, or one
+    per tensor (layer-wise step sizes).  Stops early once every seed's loss is
+    non-finite (diverged), or is at most its entry of ``stop_below`` (S,) when given."""
+    rates = [float(lr)] * len(params) if isinstance(lr, (int, float)) else [float(r) for r in lr]
+    if len(rates) != len(params):
+        raise ValueError(f"gradient_descent: {len(rates)} step sizes for {len(params)} tensors")
+    own = None
     for p in params:
         p.requires_grad_(True)
     losses = []
     try:
         for step in range(steps + 1):
-            value = loss()
+            out = loss()
+            value, own = out if isinstance(out, tuple) else (out, None)
             losses.append(value.detach())
             if step == steps or not bool(torch.isfinite(value).any()):
                 break
             if stop_below is not None and bool((value.detach() <= stop_below).all()):
                 break
-            grads = gradients(value.sum(), params)
+            grads = gradients(value.sum(), params) if own is None else own
             with torch.no_grad():
-                for p, g in zip(params, grads):
-                    p.sub_(lr * g)
+                for p, g, r in zip(params, grads, rates):
+                    p.sub_(r * g)
     finally:
         for p in params:
             p.requires_grad_(False)
