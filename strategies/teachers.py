@@ -62,9 +62,10 @@ def second_layer_inits(b: Tensor, count: int, seed: int) -> Tensor:
     return a0
 
 
-def conv_settings(sizes: Sequence[int], alpha: st.SearchStrategy[float], **extra: st.SearchStrategy) \
-        -> st.SearchStrategy[Setting]:
-    """Settings {"patches" k, "patch_size" p, "alpha", "seed", ...extra}; k and p from
-    ``sizes`` (shrinking to the smallest)."""
-    return st.fixed_dictionaries({"patches": st.sampled_from(list(sizes)), "patch_size": st.sampled_from(list(sizes)),
+def conv_settings(sizes: Sequence[int], alpha: st.SearchStrategy[float], patch_sizes: Sequence[int] | None = None,
+                  **extra: st.SearchStrategy) -> st.SearchStrategy[Setting]:
+    """Settings {"patches" k, "patch_size" p, "alpha", "seed", ...extra}; k from ``sizes``,
+    p from ``patch_sizes`` (default ``sizes``), shrinking to the smallest."""
+    return st.fixed_dictionaries({"patches": st.sampled_from(list(sizes)),
+                                  "patch_size": st.sampled_from(list(patch_sizes or sizes)),
                                   "alpha": alpha, "seed": SEEDS, **extra})

@@ -55,3 +55,15 @@ def test_lanczos_extremes_at_100k_parameters(benchmark) -> None:
     benchmark.group = "Lanczos, P = 100352"
     spectrum = benchmark.pedantic(hessian.hessian_spectrum, (obj, 64), rounds=1)
     assert float(spectrum.residuals[-1]) < 1e-6 * spectrum.max_abs
+
+
+@pytest.mark.parametrize("method", ["batched", "sequential"])
+def test_population_gd_256_runs(benchmark, method: str) -> None:
+    """20 population-GD steps of 256 liu2019 runs (p = k = 16): one tensor program against
+    one run at a time; both leave the runs where the same steps take them."""
+    sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
+    import bench_liu2019
+
+    benchmark.group = "population GD, 256 runs x 20 steps"
+    prob = bench_liu2019.problem()
+    benchmark.pedantic(getattr(bench_liu2019, method), (prob, 20), rounds=1)

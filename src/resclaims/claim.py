@@ -91,7 +91,9 @@ class Claim:
     subject whose architecture is its own is not drawn one).
     ``requires``: architecture keywords the hypotheses restrict, with the values they
     allow (``{"shortcut_depth": (2,)}``); a subject that fixes another value is outside
-    the theorem and the claim is ``skipped`` on it, with the reason."""
+    the theorem and the claim is ``skipped`` on it, with the reason.
+    ``search``: examples per profile name where the cost class's count is not enough (a
+    deterministic claim whose rare counterexamples are worth hunting, ``{"thorough": 500}``)."""
 
     id: str
     cite: Cite
@@ -109,6 +111,7 @@ class Claim:
     budget: float = 1e-3
     examples: tuple[Setting, ...] = field(default_factory=tuple)
     requires: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+    search: Mapping[str, int] = field(default_factory=dict)
 
     def applies_to(self, subject: Subject) -> str | None:
         """None when ``subject`` can meet the hypotheses, else why it cannot."""

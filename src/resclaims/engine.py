@@ -82,7 +82,7 @@ def run(claim: Claim | str, subject: Subject | str | None = None, profile: Profi
         if reason is not None:
             return Result(claim.id, name, "skipped", claim.scope, seconds=time.perf_counter() - start,
                           summary=reason, profile=prof.name)
-        examples = len(claim.examples) + prof.max_examples(claim.cost)
+        examples = len(claim.examples) + prof.max_examples(claim.cost, claim.search)
         ctx = Context(device=device, alpha=claim.budget / examples, scale=prof.scale)
         if setting is not None:
             evidence, judgement = evaluate(claim, subj, setting, ctx)
@@ -115,7 +115,7 @@ def _search(claim: Claim, subject: Subject, prof: Profile, ctx: Context, start: 
     test = given(claim.settings(prof.scale, subject))(one)
     for explicit in reversed(claim.examples):
         test = hypothesis.example(explicit)(test)
-    test = hsettings(**prof.hypothesis_settings(claim.cost, shrink))(test)
+    test = hsettings(**prof.hypothesis_settings(claim.cost, shrink, claim.search))(test)
     try:
         test()
     except _Falsified as f:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 from hypothesis import HealthCheck, Phase, Verbosity
 
@@ -27,15 +27,18 @@ class Profile:
     derandomize: bool
     target: bool
 
-    def max_examples(self, cost: Cost) -> int:
-        return self.examples[cost]
+    def max_examples(self, cost: Cost, search: Mapping[str, int] | None = None) -> int:
+        """Examples for a claim of this cost, or the claim's own count for this profile
+        (``Claim.search``)."""
+        return (search or {}).get(self.name, self.examples[cost])
 
-    def hypothesis_settings(self, cost: Cost, shrink: bool) -> dict[str, Any]:
+    def hypothesis_settings(self, cost: Cost, shrink: bool, search: Mapping[str, int] | None = None
+                            ) -> dict[str, Any]:
         """Keyword arguments for ``hypothesis.settings`` for a claim of this cost."""
         phases = [Phase.explicit, Phase.generate] + ([Phase.target] if self.target else [])
         if shrink:
             phases.append(Phase.shrink)
-        return dict(max_examples=self.max_examples(cost), derandomize=self.derandomize,
+        return dict(max_examples=self.max_examples(cost, search), derandomize=self.derandomize,
                     deadline=None, database=None, print_blob=False, phases=phases,
                     verbosity=Verbosity.quiet,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.differing_executors])
