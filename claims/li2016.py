@@ -46,7 +46,8 @@ from resclaims.family import Subject, SubjectError
 from resclaims.models.li2016 import SHORTCUT_STACK
 from resclaims.stats import slope
 from resclaims.strategies.stacks import data, moments, stack_settings, well_conditioned
-from resclaims.verdicts import band_verdict, exceedance_seeds, exceedance_verdict, median_seeds
+from resclaims.verdicts import (band_verdict, decades, exceedance_seeds, exceedance_verdict, median_seeds,
+                                worst_of)
 
 AUTHORS = "Li, Jiao, Han, Weissman"
 ARXIV = "1611.01186"
@@ -132,13 +133,6 @@ def _smoothness(ev: Evidence) -> tuple[float, str] | None:
     return None
 
 
-def _decades(error: float, tolerance: float) -> float:
-    """Margin of an identity check in decades: log10(tolerance / error), inf for error 0."""
-    if math.isnan(error) or math.isinf(error):
-        return -math.inf
-    return math.inf if error == 0 else math.log10(tolerance / error)
-
-
 # C-T1 --------------------------------------------------------------------------------
 
 SPECTRUM_RTOL = 1e-9   # float64 eigvalsh/Lanczos error ~ P eps ||H|| <= 2e-13 ||H|| at P <= 1024
@@ -217,12 +211,12 @@ def _depth2_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judgement:
     grad_rel = ev["gradient_norm"] / ev["sigma_A"][0]
     kink = _smoothness(ev)
     low_order = _extreme(ev["remainder_orders"], min)
-    parts = [(_decades(grad_rel, GRADIENT_RTOL), f"grad R(0) = {ev['gradient_norm']:.3g} != 0"),
-             (_decades(ev["spectrum_error"], SPECTRUM_RTOL), _spectrum_failure(ev)),
+    parts = [(decades(grad_rel, GRADIENT_RTOL), f"grad R(0) = {ev['gradient_norm']:.3g} != 0"),
+             (decades(ev["spectrum_error"], SPECTRUM_RTOL), _spectrum_failure(ev)),
              (low_order - SMOOTH_ORDER if not math.isnan(low_order) else -math.inf,
               f"the loss near 0 is not its second-order expansion: remainder order {low_order:.3g} < "
               f"{SMOOTH_ORDER}")]
-    parts.append((_decades(ev["cross_unit_max"], SPECTRUM_RTOL),
+    parts.append((decades(ev["cross_unit_max"], SPECTRUM_RTOL),
                   f"units do not decouple: max |H_(l,l')| = {ev['cross_unit_max']:.3g} sigma_max(A)"))
     margin, why = min(parts, key=lambda p: p[0])
     if kink is not None:  # the kink explains whatever else autograd reports at 0
@@ -363,18 +357,15 @@ def _flat_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judgement:
     n = setting["shortcut_depth"]
     orders = ev["remainder_orders"]
     off = _extreme([abs(o - n) for o in orders], max)
-    parts = [(_decades(ev["gradient_norm"], ZERO_RTOL), f"grad R(0) = {ev['gradient_norm']:.3g} sigma_max(A) != 0"),
-             (_decades(ev["max_abs_H"], ZERO_RTOL), f"H(0) != 0: max |H| = {ev['max_abs_H']:.3g} sigma_max(A)"),
+    parts = [(decades(ev["gradient_norm"], ZERO_RTOL), f"grad R(0) = {ev['gradient_norm']:.3g} sigma_max(A) != 0"),
+             (decades(ev["max_abs_H"], ZERO_RTOL), f"H(0) != 0: max |H| = {ev['max_abs_H']:.3g} sigma_max(A)"),
              (ORDER_TOLERANCE - off if not math.isnan(off) else -math.inf,
               f"R(tV) - R(0) grows like t^{_extreme(orders, min):.3g}..t^{_extreme(orders, max):.3g}, not t^{n}")]
     kink = _smoothness(ev)
     if kink is not None:
         parts.append(kink)
-    margin, why = min(parts, key=lambda p: p[0])
-    if margin < 0:
-        return Judgement(False, margin, why)
-    return Judgement(True, margin, f"grad R(0) = 0, H(0) = 0; R(tV) - R(0) ~ t^{sum(orders) / len(orders):.3f} "
-                                   f"(n = {n}) on {DIRECTIONS} directions, both signs")
+    return worst_of(parts, f"grad R(0) = 0, H(0) = 0; R(tV) - R(0) ~ t^{sum(orders) / len(orders):.3f} "
+                           f"(n = {n}) on {DIRECTIONS} directions, both signs")
 
 
 deep_shortcut_flat = Claim(

@@ -49,8 +49,8 @@ from resclaims.core.population_gd import Runs, angle, batched_filter, population
 from resclaims.family import Subject, SubjectError
 from resclaims.models.liu2019 import TWO_LAYER_CONV
 from resclaims.stats import r_squared, slope
-from resclaims.strategies.teachers import ball_radius, conv_settings, second_layer_inits, teacher
-from resclaims.verdicts import rate_above_verdict
+from resclaims.strategies.teachers import conv_settings, second_layer_inits, teacher
+from resclaims.verdicts import decades, rate_above_verdict, worst_of
 
 AUTHORS = "Liu, Chen, Zhou, Du, Zhou, Zhao"
 ARXIV = "1909.04653"
@@ -128,13 +128,6 @@ def _run(subject: Subject, setting: Setting, ctx: Context, alphas: list[float], 
 def _sizes(scale: Scale) -> tuple[int, ...]:
     """Patch counts and sizes drawn: up to 16 in the ci-sized profiles, 32 beyond."""
     return (4, 8, 16) if scale.max_params <= 2 ** 20 else (4, 8, 16, 32)
-
-
-def _decades(value: float, tolerance: float) -> float:
-    """log10(tolerance / value): > 0 when value is within tolerance (inf for 0, -inf for NaN)."""
-    if math.isnan(value):
-        return -math.inf
-    return math.inf if value <= 0 else math.log10(tolerance / value)
 
 
 # A-C1 --------------------------------------------------------------------------------
@@ -245,23 +238,20 @@ def _normalization_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judgem
     if not ev["finite_at_zero"]:
         return Judgement(False, -math.inf, "the forward pass at w = 0 is not finite (0/0: no shortcut, or the "
                                            "normalisation on the w-branch alone)")
-    parts = [(_decades(ev["filter_at_zero_error"], 1e-12),
+    parts = [(decades(ev["filter_at_zero_error"], 1e-12),
               f"the filter at w = 0 points {ev['filter_at_zero_error']:.3g} away from the average-pooling direction "
               f"1/sqrt(p) (a sign-flipped or non-average shortcut?)"),
-             (_decades(abs(ev["filter_at_zero_norm"] - 1.0), 1e-12),
+             (decades(abs(ev["filter_at_zero_norm"] - 1.0), 1e-12),
               f"the filter at w = 0 has norm {ev['filter_at_zero_norm']:.6g}, not 1: the normalisation is missing or "
               f"has an epsilon"),
-             (_decades(ev["invariance_error"], INVARIANCE_RTOL),
+             (decades(ev["invariance_error"], INVARIANCE_RTOL),
               f"moving w along v(w) changes the output by {ev['invariance_error']:.3g} (relative): the filter is not "
               f"(w + s)/||w + s|| (normalisation missing, or an epsilon in the norm)"),
-             (_decades(ev["orthogonality"], ORTHOGONAL_RTOL),
+             (decades(ev["orthogonality"], ORTHOGONAL_RTOL),
               f"<grad_w L, v(w)> = {ev['orthogonality']:.3g} ||grad_w L|| ||v||, not 0: the loss is not scale "
               f"invariant in w + s")]
-    margin, why = min(parts, key=lambda q: q[0])
-    if margin < 0:
-        return Judgement(False, margin, why)
-    return Judgement(True, margin, f"finite at w = 0 with v(0) = s/||s||; invariance error {ev['invariance_error']:.2g}; "
-                                   f"<grad_w L, v> / norms = {ev['orthogonality']:.2g}")
+    return worst_of(parts, f"finite at w = 0 with v(0) = s/||s||; invariance error {ev['invariance_error']:.2g}; "
+                           f"<grad_w L, v> / norms = {ev['orthogonality']:.2g}")
 
 
 normalization = Claim(
@@ -335,7 +325,7 @@ def _spurious_check(setting: Setting, subject: Subject, ctx: Context) -> Evidenc
 
 
 def _spurious_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judgement:
-    if not _decades(ev["stationarity"], STATIONARY_RTOL) > 0:
+    if not decades(ev["stationarity"], STATIONARY_RTOL) > 0:
         return Judgement(False, -1.0, f"v = -v*, a = a_sp is not stationary: gradient {ev['stationarity']:.3g} ||a*||^2")
     if not ev["loss"] > 0:
         return Judgement(False, -1.0, "the loss at v = -v* is 0: not a spurious point")
@@ -391,7 +381,7 @@ def _gd_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:
 def _gd_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judgement:
     losses = ev["relative_loss"].tolist()
     worst = max(range(len(losses)), key=lambda i: losses[i] if math.isfinite(losses[i]) else math.inf)
-    margin = _decades(losses[worst], SUCCESS_RTOL)
+    margin = decades(losses[worst], SUCCESS_RTOL)
     a0 = "the adversarial a0 = -r a*/||a*||" if worst == 0 else f"a0 #{worst + 1} from the ball"
     cos = float(ev["cosine"][worst])
     if margin < 0:
@@ -469,12 +459,8 @@ def _stage_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judgement:
               f"< {LINEAR_R2}"),
              (-max(sl if math.isfinite(sl) else math.inf for sl in ev["slopes"]),
               f"the loss does not decrease in Stage II: slope of log10 L {max(ev['slopes']):.3g} per step")]
-    margin, why = min(parts, key=lambda q: q[0])
-    if margin < 0:
-        return Judgement(False, margin, why)
-    return Judgement(True, margin, f"Stage I ends by t = {max(t_one)} with ||w|| <= {max(w_one):.2g} ||s||; Stage II "
-                                   f"linear (R^2 >= {min(ev['r_squared']):.4f}, slopes <= {max(ev['slopes']):.2g} "
-                                   f"decades/step)")
+    return worst_of(parts, f"Stage I ends by t = {max(t_one)} with ||w|| <= {max(w_one):.2g} ||s||; Stage II linear "
+                           f"(R^2 >= {min(ev['r_squared']):.4f}, slopes <= {max(ev['slopes']):.2g} decades/step)")
 
 
 two_stage = Claim(
@@ -621,15 +607,12 @@ def _sample_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judgement:
     if not ev["finite"]:
         return Judgement(False, -math.inf, f"GD on the empirical loss diverged within {ev['steps']} steps (the "
                                            f"loss's scale: a sum where the theory has a mean?)" + ev["ratio_note"])
-    parts = [(_decades(ev["relative_loss"], SAMPLE_RTOL), f"L_T/L* = {ev['relative_loss']:.3g} after {ev['steps']} steps"),
-             (_decades(ev["filter_error"], TEACHER_RTOL), f"||v_T - v*|| = {ev['filter_error']:.3g}"),
-             (_decades(ev["a_error"], TEACHER_RTOL), f"||a_T - a*||/||a*|| = {ev['a_error']:.3g}")]
-    margin, why = min(parts, key=lambda q: q[0])
-    if margin < 0:
-        return Judgement(False, margin, f"GD on {SAMPLES} samples from w0 = 0 does not reach the teacher: {why}"
-                         + ev["ratio_note"])
-    return Judgement(True, margin, f"reaches the teacher in {ev['steps']} steps: L_T/L* = {ev['relative_loss']:.2g}, "
-                                   f"||v_T - v*|| = {ev['filter_error']:.2g}, ||a_T - a*||/||a*|| = {ev['a_error']:.2g}")
+    parts = [(decades(ev["relative_loss"], SAMPLE_RTOL), f"L_T/L* = {ev['relative_loss']:.3g} after {ev['steps']} steps"),
+             (decades(ev["filter_error"], TEACHER_RTOL), f"||v_T - v*|| = {ev['filter_error']:.3g}"),
+             (decades(ev["a_error"], TEACHER_RTOL), f"||a_T - a*||/||a*|| = {ev['a_error']:.3g}")]
+    return worst_of(parts, f"reaches the teacher in {ev['steps']} steps: L_T/L* = {ev['relative_loss']:.2g}, "
+                           f"||v_T - v*|| = {ev['filter_error']:.2g}, ||a_T - a*||/||a*|| = {ev['a_error']:.2g}",
+                    prefix=f"GD on {SAMPLES} samples from w0 = 0 does not reach the teacher: ", suffix=ev["ratio_note"])
 
 
 finite_sample = Claim(
@@ -646,8 +629,9 @@ finite_sample = Claim(
     settings=lambda scale, subject: conv_settings((4, 8), st.floats(0.0, ALPHA_MAX)),
     check=_sample_check,
     judge=_sample_judge,
-    thresholds=f"[notes: L_T < 1e-10, teacher within 1e-4; the empirical minimum is exactly 0 at the teacher]. "
-               "Measured on the reference: see README.",
+    thresholds="[notes: L_T < 1e-10, teacher within 1e-4; the empirical minimum is exactly 0 at the teacher]. "
+               "Measured on the reference (p, k in {4, 8}, angles 0.5..1.4): runs stop at L_T/L* ~ 1e-12 after "
+               "1400-3200 steps with ||v_T - v*|| <= 1.3e-6 and ||a_T - a*||/||a*|| <= 5e-7.",
     requires={"shortcut": ("average",)},
     cost="expensive",
     examples=({"patches": 4, "patch_size": 4, "alpha": 1.0, "seed": 0},),
@@ -689,7 +673,7 @@ def _trajectory_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judgement
     worst = max(pairs, key=lambda q: abs(q[2] - q[3]) / abs(q[3]))
     rel = abs(worst[2] - worst[3]) / abs(worst[3])
     text = f"{worst[0]} at t = {worst[1]}: {worst[2]:.9g} vs golden {worst[3]:.9g} (relative {rel:.2g})"
-    return Judgement(rel <= GOLDEN_RTOL, _decades(rel, GOLDEN_RTOL), text)
+    return Judgement(rel <= GOLDEN_RTOL, decades(rel, GOLDEN_RTOL), text)
 
 
 reference_trajectory = Claim(

@@ -21,13 +21,14 @@ CHEAP = "zhang2019.forward_stable"
 
 def test_catalog_is_complete_and_well_formed() -> None:
     claims = registry.claims()
-    assert {c.split(".")[0] for c in claims} == {"li2016", "zhang2019"}
-    arxiv = {"li2016": "1611.01186", "zhang2019": "1903.07120"}
+    arxiv = {"li2016": "1611.01186", "liu2019": "1909.04653", "zhang2019": "1903.07120"}
+    assert {c.split(".")[0] for c in claims} == set(arxiv)
     for claim in claims.values():
         assert claim.cite.arxiv == arxiv[claim.paper] and claim.statement and claim.thresholds and claim.covers
         assert registry.reference(claim.family).role == "reference"
     scopes = {c.id: c.scope for c in claims.values()}
     assert scopes.pop("zhang2019.forward_constant") == "reference-conformance"
+    assert scopes.pop("liu2019.reference_trajectory") == "reference-conformance"
     assert set(scopes.values()) == {"theorem"}
 
 
@@ -60,7 +61,8 @@ TAU = [c for c in registry.claims().values() if c.paper == "zhang2019"]
     (["--subject", "usermodels:good", "--claims", "zhang2019.forward_constant"], ["zhang2019.forward_constant"]),
     (["--subject", "zhang2019.no_tau"], [c.id for c in TAU]),
     ([], list(registry.claims())),
-    (["--scope", "reference-conformance"], ["zhang2019.forward_constant"]),
+    (["--scope", "reference-conformance"],
+     [c.id for c in registry.claims().values() if c.scope == "reference-conformance"]),
     (["--subject", "examples.residual_mlp:adapter_basic"],  # meets only the shortcut-stack contract
      [c.id for c in registry.claims().values() if c.paper == "li2016"]),
 ])

@@ -4,11 +4,10 @@ filter adapter, and the engine pieces the family added (parts, claim-aware refer
 the positive-rate verdict)."""
 from __future__ import annotations
 
-import math
 
 import pytest
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from resclaims import registry
 from resclaims.claim import Context, Scale

@@ -46,6 +46,24 @@ def rate_above_verdict(events: int, trials: int, p0: float, ctx: Context, what: 
                                      f"rate <= {p0:g}, p={p_value:.2g})")
 
 
+def decades(error: float, tolerance: float) -> float:
+    """Margin of an identity check in decades, log10(tolerance / error): > 0 within
+    tolerance, inf for an error of 0, -inf for a NaN or infinite error."""
+    if math.isnan(error) or math.isinf(error):
+        return -math.inf
+    return math.inf if error <= 0 else math.log10(tolerance / error)
+
+
+def worst_of(parts: Sequence[tuple[float, str]], holds: str, prefix: str = "", suffix: str = "") -> Judgement:
+    """One verdict from several checks of an example, each (margin, what failed): falsified
+    by the smallest margin when it is negative (summary ``prefix`` + its text +
+    ``suffix``), else holding with that margin and the summary ``holds``."""
+    margin, why = min(parts, key=lambda part: part[0])
+    if margin < 0:
+        return Judgement(False, margin, prefix + why + suffix)
+    return Judgement(True, margin, holds)
+
+
 def exceedance_seeds(ctx: Context, p0: float, minimum: int = 10) -> int:
     """Seeds S for an exceedance test at the example's alpha: enough that S failures out
     of S reject H0: P(violation) <= p0, and at least ``minimum``."""
