@@ -30,11 +30,8 @@ from torch import Tensor, nn
 
 from resclaims.family import Adapter, Family, Subject, SubjectError
 
-__all__ = ["TWO_LAYER_CONV", "PARTS", "ResidualFilter", "ConvResNet", "conv_resnet", "average_pooling",
+__all__ = ["TWO_LAYER_CONV", "ResidualFilter", "ConvResNet", "conv_resnet", "average_pooling",
            "SUBJECTS"]
-
-PARTS = ("first_layer", "second_layer", "filter")
-
 
 def average_pooling(p: int, dtype: torch.dtype = torch.float64) -> Tensor:
     """s = 1_p / p: the shortcut that averages a patch."""
@@ -100,15 +97,16 @@ def conv_resnet(patches: int, patch_size: int, *, generator: torch.Generator,
     "average" (s = 1/p, w0 = 0) or "none" (the CNN baseline: s = 0, w0 uniform on the
     sphere); ``init`` overrides w0 ("zero" or "sphere").  The second layer starts at 0:
     claims set a0."""
-    s = average_pooling(patch_size, dtype) if shortcut == "average" else torch.zeros(patch_size, dtype=dtype)
     if shortcut not in ("average", "none"):
         raise ValueError(f"unknown shortcut {shortcut!r}; choose average or none")
+    s = average_pooling(patch_size, dtype) if shortcut == "average" else torch.zeros(patch_size, dtype=dtype)
     layer = layer_class(patch_size, s, init or ("zero" if shortcut == "average" else "sphere"), generator, dtype)
     return ConvResNet(layer, patches, dtype)
 
 
 def _validate(model: nn.Module, blocks: Sequence[nn.Module], z: Tensor) -> None:
-    """The probe model maps (n, k, p) patches to n outputs, and names its parts."""
+    """The probe model maps (n, k, p) patches to n outputs (its parts are checked where
+    claims read them)."""
     out = model(z)
     if out.shape != (z.shape[0],):
         raise SubjectError(f"model maps inputs {tuple(z.shape)} to {tuple(out.shape)}, expected ({z.shape[0]},)")

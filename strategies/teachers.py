@@ -62,10 +62,10 @@ def second_layer_inits(b: Tensor, count: int, seed: int) -> Tensor:
     return a0
 
 
-def conv_settings(sizes: Sequence[int], alpha: st.SearchStrategy[float], patch_sizes: Sequence[int] | None = None,
-                  **extra: st.SearchStrategy) -> st.SearchStrategy[Setting]:
-    """Settings {"patches" k, "patch_size" p, "alpha", "seed", ...extra}; k from ``sizes``,
-    p from ``patch_sizes`` (default ``sizes``), shrinking to the smallest."""
-    return st.fixed_dictionaries({"patches": st.sampled_from(list(sizes)),
-                                  "patch_size": st.sampled_from(list(patch_sizes or sizes)),
-                                  "alpha": alpha, "seed": SEEDS, **extra})
+def conv_settings(sizes: Sequence[int], alpha: st.SearchStrategy[float] | None = None,
+                  patch_sizes: Sequence[int] | None = None, **extra: st.SearchStrategy) -> st.SearchStrategy[Setting]:
+    """Settings {"patches" k, "patch_size" p, "seed", "alpha" (when drawn), ...extra}; k
+    from ``sizes``, p from ``patch_sizes`` (default ``sizes``), shrinking to the smallest."""
+    fields = {"patches": st.sampled_from(list(sizes)), "patch_size": st.sampled_from(list(patch_sizes or sizes)),
+              "seed": SEEDS, **extra}
+    return st.fixed_dictionaries({**fields, **({"alpha": alpha} if alpha is not None else {})})

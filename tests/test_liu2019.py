@@ -4,6 +4,8 @@ filter adapter, and the engine pieces the family added (parts, claim-aware refer
 the positive-rate verdict)."""
 from __future__ import annotations
 
+import math
+
 
 import pytest
 import torch
@@ -112,3 +114,41 @@ def test_rate_above_verdict() -> None:
     assert rate_above_verdict(30, 100, 0.05, ctx, "fail").holds
     held = rate_above_verdict(6, 100, 0.05, ctx, "fail")
     assert not held.holds and held.margin < 0 and "does not reject rate <= 0.05" in held.summary
+
+
+def _spurious_point(b: Tensor) -> Tensor:
+    """a_sp = (11^T + (pi - 1) I)^{-1} (11^T - I) a*."""
+    k = b.numel()
+    ones, eye = torch.ones(k, k, dtype=torch.float64), torch.eye(k, dtype=torch.float64)
+    return torch.linalg.solve(ones + (math.pi - 1) * eye, (ones - eye) @ b)
+
+
+def _profile(v: Tensor, xi: Tensor, b: Tensor, phi: float) -> float:
+    """min_a L at the filter cos(phi) v* + sin(phi) xi: L is quadratic in a, so one solve."""
+    u = math.cos(phi) * v + math.sin(phi) * xi
+    a = torch.zeros_like(b, requires_grad=True)
+    grad_a = torch.autograd.grad(gaussian.population_loss(u, a, v, b), a, create_graph=True)[0]
+    hess = torch.stack([torch.autograd.grad(g, a, retain_graph=True)[0] for g in grad_a])
+    best = torch.linalg.solve(hess, -grad_a.detach())  # from a = 0, one Newton step is exact
+    return float(gaussian.population_loss(u, best, v, b))
+
+
+@pytest.mark.parametrize("b, minimum", [(torch.tensor([1.0, -0.5, 0.8, 0.3]), True),      # pi (1^T a*)^2 < (k+pi-1)||a*||^2
+                                        (torch.tensor([1.0, 1.0, 1.05, 0.95]), False)])  # a* nearly parallel to 1
+def test_the_spurious_point_is_stationary_and_a_local_minimum_exactly_when_the_condition_holds(b: Tensor,
+                                                                                                 minimum: bool) -> None:
+    b = b.double()  # A-C4: v = -v*, a = a_sp
+    k = b.numel()
+    v, _ = teacher(6, k, 0.7, 2)
+    xi = _rand(6)
+    xi = (xi - (xi @ v) * v) / (xi - (xi @ v) * v).norm()
+    a_sp = _spurious_point(b)
+    u = (-v).clone().requires_grad_(True)
+    a = a_sp.clone().requires_grad_(True)
+    loss = gaussian.population_loss(u, a, v, b)
+    gu, ga = torch.autograd.grad(loss, (u, a))
+    assert float((gu - (gu @ v) * v).norm()) < 1e-12 and float(ga.norm()) < 1e-12 and float(loss) > 0.1
+    condition = math.pi * float(b.sum()) ** 2 < (k + math.pi - 1) * float(b @ b)
+    assert condition == (float(a_sp @ b) < 0) == minimum
+    rise = _profile(v, xi, b, math.pi - 0.03) - _profile(v, xi, b, math.pi)  # the loss rises only cubically
+    assert (rise > 0) == minimum and abs(rise) > 1e-9

@@ -39,7 +39,10 @@ def band_verdict(values: Sequence[float], lo: float, hi: float, ctx: Context, na
 
 def rate_above_verdict(events: int, trials: int, p0: float, ctx: Context, what: str) -> Judgement:
     """Holds when ``events`` out of ``trials`` reject H0: P(event) <= p0 at the example's
-    alpha (exact one-sided binomial test); margin log10(alpha / p-value)."""
+    alpha (exact one-sided binomial test); margin log10(alpha / p-value).  alpha bounds
+    the chance of passing a converse whose event rate is really <= p0; the chance of
+    falsifying a true one is 1 - power, which the claim's thresholds must state at the
+    rates it measured (a smaller alpha, more examples, lowers the power)."""
     reject, p_value = exceedance_rejects(events, trials, p0, ctx.alpha)
     margin = math.log10(ctx.alpha / p_value) if p_value > 0 else math.inf
     return Judgement(reject, margin, f"{events}/{trials} runs {what} ({'rejects' if reject else 'does not reject'} "

@@ -124,7 +124,7 @@ def _per_sample(block: nn.Module, in_shape: torch.Size, names: Sequence[tuple[st
 
 def _block_terms(g: Callable, h: Tensor, theta: Tensor, rest: dict[str, Tensor], delta: Tensor
                  ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
-    """A (N, d_out, d_in), E (N, d_out, p), C (N, d_in, d_in), D (N, d_in, p), F (p, p)
+    """A (N, d_out, d_in), E (N, d_out, p), C (N, d_in, d_in), D^T (N, p, d_in), F (p, p)
     of one block at inputs h (N, d_in) with output adjoints delta (N, d_out)."""
     a, e = vmap(jacrev(g, argnums=(0, 1)), in_dims=(0, None, None))(h, theta, rest)
 
@@ -138,9 +138,10 @@ def _block_terms(g: Callable, h: Tensor, theta: Tensor, rest: dict[str, Tensor],
     return a, e, c, dt, f
 
 
-def _structure(block: nn.Module, names: Sequence[tuple[str, torch.Size]]) -> tuple:
+def _structure(block: nn.Module, names: Sequence[tuple[str, torch.Size]], h_in: Tensor, h_out: Tensor) -> tuple:
+    """What blocks must share to be stacked: class, tensors and state shapes."""
     rest = [(n, t.shape, t.dtype) for n, t in [*block.named_parameters(), *block.named_buffers()]]
-    return (type(block), tuple(names), tuple(rest))
+    return (type(block), tuple(names), tuple(rest), h_in.shape, h_out.shape)
 
 
 def _all_block_terms(chain: Chain, w: Tensor, hs: Sequence[Tensor], deltas: Sequence[Tensor]
@@ -155,7 +156,7 @@ def _all_block_terms(chain: Chain, w: Tensor, hs: Sequence[Tensor], deltas: Sequ
     groups: dict[tuple, list[int]] = defaultdict(list)
     names = [[(name, shape) for name, shape, _ in chain.trained[k]] for k in range(len(chain.blocks))]
     for k, block in enumerate(chain.blocks):
-        groups[_structure(block, names[k])].append(k)
+        groups[_structure(block, names[k], hs[k], hs[k + 1])].append(k)
     out: list[tuple[Tensor, ...]] = [()] * len(chain.blocks)
     for ks in groups.values():
         trained = {name for name, _ in names[ks[0]]}

@@ -13,8 +13,9 @@ being independent,
     L = (1/2) E (f - f*)^2 = (1/2) [Q(u, a; u, a) - 2 Q(u, a; v, b) + Q(v, b; v, b)],
     Q(u, a; v, b) = ||u|| ||v|| [g(c) a^T b + ((1^T a)(1^T b) - a^T b) / (2 pi)].
 
-d arccos c / dc is infinite at c = +-1 (where gradient descent from a filter aligned
-with the teacher starts), but dg/dc = (pi - arccos c) / (2 pi) is finite everywhere:
+d arccos c / dc is infinite at c = +-1 (at the global optimum u || v and at the
+spurious point u || -v, and wherever a student starts aligned with its teacher), but
+dg/dc = (pi - arccos c) / (2 pi) is finite everywhere:
 ``arc_cosine`` is g with that backward, so gradients stay finite at c = +-1.
 Everything broadcasts over leading (batch) dimensions.
 """

@@ -146,13 +146,13 @@ def hvp_operator(obj: Objective) -> Callable[[Tensor], Tensor]:
 def dense_hessian(obj: Objective, chunk: int = 512) -> Tensor:
     """H(w) as a dense (P, P) matrix.  For a chain of at least CHAIN_MIN parameters, by
     the chain sweep (``chain_hessian``: O(N d P^2) in matrix products); otherwise, or
-    when its loss is not a sum over samples, ``chunk`` rows (basis-vector HVPs, batched
+    when its loss is not a sum over samples or a block defeats ``torch.func``, ``chunk`` rows (basis-vector HVPs, batched
     under ``vmap`` on one retained graph) at a time, so memory is
     O(chunk x activations + P^2), symmetrized, (H + H^T)/2, which only removes roundoff."""
     if obj.chain is not None and obj.size >= CHAIN_MIN:
         try:
             return chain_hessian(obj.chain, obj.point)
-        except NotAChain:
+        except (NotAChain, RuntimeError, NotImplementedError):  # no structure, or an op torch.func lacks
             pass
     return hvp_hessian(obj, chunk)
 
