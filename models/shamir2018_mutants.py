@@ -8,7 +8,6 @@ strategies draw) it cannot run: a subject error, reported as such.
 """
 from __future__ import annotations
 
-
 import torch
 from torch import Tensor
 
