@@ -32,7 +32,7 @@ class LocalMinimum:
 
 
 class TweakedSGD:
-    """B-C5's projected SGD, 6300 single-sample steps over T = 300, 1200, 4800 (d = 3, m = 2)."""
+    """B-C5's projected SGD, 4200 single-sample steps over T = 200, 800, 3200 (d = 3, m = 2)."""
 
     timeout = 300
     version = 1
