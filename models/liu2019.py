@@ -72,10 +72,6 @@ class ConvResNet(nn.Module):
         self.input_shape = (k, layer.w.numel())
 
     @property
-    def blocks(self) -> list[nn.Module]:
-        return [self.layer]
-
-    @property
     def first_layer(self) -> Tensor:
         return self.layer.w
 
@@ -119,6 +115,7 @@ TWO_LAYER_CONV = Family(
     validate=_validate,
     doc="f(Z) = sum_j a_j relu(Z_j^T v(w)) on k non-overlapping patches of size p; build(patches, patch_size) "
         "returns a module on inputs (n, k, p) naming first_layer (w), second_layer (a) and filter (w -> v(w))",
+    blocks=False,
 )
 
 

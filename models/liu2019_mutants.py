@@ -59,10 +59,6 @@ class Conv1dNet(nn.Module):
         self.a = nn.Parameter(torch.zeros(k, dtype=dtype))
         self.input_shape = (k, p)
 
-    @property
-    def blocks(self) -> list[nn.Module]:
-        return [self]
-
     def filter(self, w: Tensor) -> Tensor:
         combined = w + torch.full_like(w, 1.0 / self.p)
         return combined * torch.rsqrt((combined * combined).sum(-1, keepdim=True))

@@ -41,7 +41,7 @@ def data(setting: Setting) -> tuple[torch.Tensor, torch.Tensor]:
                              near_identity=setting.get("target") == "near-identity")
 
 
-def _keyword(subject: Subject, keyword: str, values: Sequence[Any]) -> st.SearchStrategy[Any] | None:
+def subject_keyword(subject: Subject, keyword: str, values: Sequence[Any]) -> st.SearchStrategy[Any] | None:
     """The subject's fixed value, else ``values`` when its build takes the keyword, else None."""
     if keyword in subject.adapter.fixed:
         return st.just(subject.adapter.fixed[keyword])
@@ -64,7 +64,7 @@ def stack_settings(subject: Subject, shortcut_depths: Sequence[int], depths: Seq
         "whiten": st.booleans().map(lambda b: not b) if whiten is None else st.just(whiten),
         "seed": SEEDS, **extra}
     for keyword, values in (("shortcut_depth", shortcut_depths), ("activation", activations)):
-        drawn = _keyword(subject, keyword, values)
+        drawn = subject_keyword(subject, keyword, values)
         if drawn is not None:
             fields[keyword] = drawn
     if noise is not None:

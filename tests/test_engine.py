@@ -21,7 +21,7 @@ CHEAP = "zhang2019.forward_stable"
 
 def test_catalog_is_complete_and_well_formed() -> None:
     claims = registry.claims()
-    arxiv = {"li2016": "1611.01186", "liu2019": "1909.04653", "zhang2019": "1903.07120"}
+    arxiv = {"li2016": "1611.01186", "liu2019": "1909.04653", "shamir2018": "1804.06739", "zhang2019": "1903.07120"}
     assert {c.split(".")[0] for c in claims} == set(arxiv)
     for claim in claims.values():
         assert claim.cite.arxiv == arxiv[claim.paper] and claim.statement and claim.thresholds and claim.covers

@@ -88,6 +88,9 @@ class Family:
     ``probe``: small keyword values used to validate a subject cheaply.
     ``validate(model, blocks, x)``: family-specific check of a built probe model and its
     blocks on probe inputs ``x``; raises SubjectError.
+    ``blocks``: whether the family's claims read residual blocks; a family that reads
+    named parts instead (``Adapter.parts``) sets False, and its models need no blocks
+    (validate then gets none, and the trained parameters default to all of them).
     """
 
     name: str
@@ -95,6 +98,7 @@ class Family:
     probe: dict[str, Any]
     validate: Callable[[nn.Module, Sequence[nn.Module], Tensor], None]
     doc: str = ""
+    blocks: bool = True
 
 
 @dataclass(frozen=True)
@@ -175,8 +179,11 @@ class Subject:
 
     def trained(self, model: nn.Module) -> list[Tensor]:
         """The parameters training claims move: the adapter's ``branch_parameters``, else
-        every parameter of the blocks (a tensor listed twice counts once in the core)."""
+        every parameter of the blocks (of the model, for a family without blocks; a tensor
+        listed twice counts once in the core)."""
         if self.adapter.branch_parameters is None:
+            if not self.family.blocks:
+                return list(model.parameters())
             return [p for b in self.blocks(model) for p in b.parameters()]
         chosen = list(self.adapter.branch_parameters(model))
         own = {id(p) for p in model.parameters()}
@@ -210,7 +217,7 @@ class Subject:
     def check_contract(self) -> None:
         """Build the family's probe model and run the family's validation on it."""
         model = self.build(seed=0, **self.family.probe)
-        blocks = self.blocks(model)
+        blocks = self.blocks(model) if self.family.blocks else []
         x = self.inputs(model, 4, 0, in_dim=self.family.probe.get("in_dim"))
         try:
             self.family.validate(model, blocks, x)

@@ -1,0 +1,49 @@
+"""asv benchmarks of the shamir2018 claims' computations: converging B-C1's Newton
+minimisation at a fixed size, projected SGD steps of the tweaked unit (B-C5), and the
+fitted T^-1/2 rate for the dashboard."""
+from __future__ import annotations
+
+import torch
+
+from resclaims import registry
+from resclaims.claim import Context, Scale
+from resclaims.claims import shamir2018
+from resclaims.core import convex
+from resclaims.strategies.units import unit_data
+
+SETTING = {"in_dim": 5, "features": 4, "depth": 2, "activation": "tanh", "loss": "squared", "samples": 200,
+           "inputs": "gaussian", "seed": 0, "scale": 1.0}
+CTX = Context("cpu", 1e-3, Scale(1024, 2 ** 20))
+
+
+class LocalMinimum:
+    """Newton's method on (w, V) to ||grad|| <= 1e-9 (d = 5, m = 4, n = 200: the notes' size)."""
+
+    timeout = 300
+
+    def setup(self) -> None:
+        torch.set_num_threads(1)
+        subject = registry.subjects()["shamir2018.reference"]
+        x, y = unit_data(SETTING)
+        self.unit = shamir2018.Unit(subject, shamir2018._model(subject, SETTING, CTX), x, y, "squared")
+
+    def time_converge(self) -> None:
+        convex.newton(self.unit.flat, self.unit.join(self.unit.w0, self.unit.v0), tol=1e-9, max_steps=300)
+
+
+class TweakedSGD:
+    """B-C5's projected SGD, 4200 single-sample steps over T = 200, 800, 3200 (d = 3, m = 2)."""
+
+    timeout = 300
+    version = 1
+
+    def setup(self) -> None:
+        torch.set_num_threads(1)
+        self.subject = registry.subjects()["shamir2018.tweaked"]
+        self.setting = {**SETTING, "in_dim": 3, "features": 2, "samples": 64}
+
+    def time_sgd(self) -> None:
+        shamir2018._sgd_check(self.setting, self.subject, CTX)
+
+    def track_fitted_rate(self) -> float:
+        return shamir2018._sgd_check(self.setting, self.subject, CTX)["rate"]

@@ -1,0 +1,404 @@
+"""Shamir: "Are ResNets Provably Better than Linear Predictors?", NeurIPS 2018, arXiv:1804.06739.
+
+Family ``residual-unit``: p(x) = w^T (x + V F_theta(x)) for ANY feature network F_theta,
+F(w, V, theta) = mean_i l(p(x_i); y_i) with l convex in the prediction (squared,
+logistic, Huber), against the best linear predictor F_lin* = min_u mean_i l(u^T x_i; y_i).
+With l' = dl/dp, g_w = E[l'(x + V F)] = grad_w F and r = E[l' F] (grad_V F = w r^T),
+convexity gives F_lin(u) >= F + u^T (g_w - V r) - w^T g_w, which is the whole proof:
+
+theorem claims
+* bound_everywhere   (B-C2) at every point and every u: F - F_lin(u) <= ||grad_w F|| (||u|| + ||w||)
+                     + ||u|| ||V||_op ||grad_V F||_F / ||w||, with autograd's gradients of the
+                     subject's own forward pass (so it also tests the backward pass).
+* local_minima       (B-C1, Theorem 1) every local minimum of (w, V) -> F with theta fixed has
+                     F <= F_lin* (converged points only: ||grad|| <= 1e-8).
+* saddle_at_zero     (B-C3) w = 0, V0 = -E[l'(0) h(x)] r0^T/||r0||^2 is an exact stationary point worse than
+                     linear, and a strict saddle: the Hessian has a negative eigenvalue and a 1e-6 push
+                     escapes to F <= F_lin*.
+* no_skip_flat       (B-C4, converse) without the skip, dead ReLU features make a flat local minimum
+                     above F_lin*.
+* tweaked_sgd        (B-C5) the tweaked unit w^T x + v^T F_theta(x), by projected SGD with theta
+                     redrawn every step, has average online loss within the online-gradient-descent
+                     bound 2.5 B G / sqrt(T) of the best linear predictor on the same stream.
+
+Every inequality is the theory's, with float64 roundoff tolerances; nothing is fitted.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from hypothesis import assume
+from hypothesis import strategies as st
+from torch import Tensor, nn
+from torch.func import functional_call
+
+from resclaims.claim import Cite, Claim, Context, Evidence, Judgement, Setting
+from resclaims.core import convex, hessian
+from resclaims.core.data import generator
+from resclaims.family import Subject, SubjectError
+from resclaims.models.shamir2018 import RESIDUAL_UNIT
+from resclaims.stats import slope
+from resclaims.strategies.units import unit_data, unit_settings
+from resclaims.verdicts import decades, worst_of
+
+AUTHORS = "Shamir"
+ARXIV = "1804.06739"
+ROUNDOFF = 1e-9          # relative float64 slack of an exact inequality
+GRADIENT_TOL = 1e-8      # a converged point: ||grad|| <= 1e-8 [notes]
+LINEAR_TOL = 1e-6        # F <= F_lin* + 1e-6 (1 + F_lin*) at a converged local minimum [notes]
+MAX_NEWTON = 300
+
+
+def _cite(where: str) -> Cite:
+    return Cite(AUTHORS, 2018, ARXIV, where)
+
+
+def _model(subject: Subject, setting: Setting, ctx: Context, **extra: Any) -> nn.Module:
+    keys = {k: setting[k] for k in ("depth", "activation", "scale") if k in setting}
+    return subject.build(setting["seed"], dtype=torch.float64, device="cpu", in_dim=setting["in_dim"],
+                         features=setting["features"], **{**keys, **extra})
+
+
+class Unit:
+    """The subject's unit as a function of its head w and mixing V (features fixed):
+    ``loss(w, V)`` = mean l(p(x; w, V); y) through the subject's own forward pass."""
+
+    def __init__(self, subject: Subject, model: nn.Module, x: Tensor, y: Tensor, loss: str) -> None:
+        self.model, self.x, self.y, self.l = model, x, y, convex.LOSSES[loss]
+        for p in model.parameters():  # derivatives are taken in (w, V) only, through functional_call
+            p.requires_grad_(False)
+        head, mixing = subject.part("head", model), subject.part("mixing", model)
+        names = {id(p): n for n, p in model.named_parameters()}
+        if id(head) not in names or id(mixing) not in names:
+            raise SubjectError(f"subject {subject.name}: head and mixing must be parameters of the model")
+        self.names = (names[id(head)], names[id(mixing)])
+        self.w0, self.v0 = head.detach().clone(), mixing.detach().clone()
+        self.features = subject.part("features", model)
+
+    def loss(self, w: Tensor, v: Tensor) -> Tensor:
+        out = functional_call(self.model, {self.names[0]: w, self.names[1]: v}, (self.x,))
+        return self.l(out, self.y).mean()
+
+    def flat(self, z: Tensor) -> Tensor:
+        """loss of the concatenated z = [w; vec V]."""
+        n = self.w0.numel()
+        return self.loss(z[:n].view_as(self.w0), z[n:].view_as(self.v0))
+
+    def join(self, w: Tensor, v: Tensor) -> Tensor:
+        return torch.cat([w.reshape(-1), v.reshape(-1)])
+
+
+def best_linear(x: Tensor, y: Tensor, loss: str) -> convex.Minimum:
+    """F_lin* = min_u mean l(u^T x; y), by Newton's method (exact for squared loss in one step)."""
+    l = convex.LOSSES[loss]
+    return convex.newton(lambda u: l(x @ u, y).mean(), torch.zeros(x.shape[1], dtype=x.dtype), tol=1e-12)
+
+
+# B-C2 --------------------------------------------------------------------------------
+
+def _bound_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:
+    x, y = unit_data(setting)
+    unit = Unit(subject, _model(subject, setting, ctx), x, y, setting["loss"])
+    w, v = unit.w0, unit.v0
+    if setting["settle"]:  # a point stationary in w (F is convex in w for fixed V, theta)
+        w = convex.newton(lambda t: unit.loss(t, v), w, tol=1e-12).point
+    w, v = w.clone().requires_grad_(True), v.clone().requires_grad_(True)
+    value = unit.loss(w, v)
+    gw, gv = torch.autograd.grad(value, (w, v), allow_unused=True, materialize_grads=True)
+    lin = best_linear(x, y, setting["loss"])
+    u = lin.point
+    rhs = float(gw.norm() * (u.norm() + w.detach().norm()) + u.norm() * torch.linalg.matrix_norm(v.detach(), 2)
+                * gv.norm() / w.detach().norm().clamp_min(1e-300))
+    return {"F": float(value.detach()), "F_lin": lin.value, "rhs": rhs, "w_norm": float(w.detach().norm()),
+            "grad_w": float(gw.norm()), "grad_V": float(gv.norm())}
+
+
+def _bound_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judgement:
+    lhs = ev["F"] - ev["F_lin"]
+    slack = ev["rhs"] - lhs
+    scale = 1 + abs(ev["F"])
+    margin = slack / scale if math.isfinite(slack) else -math.inf
+    text = (f"F - F_lin* = {lhs:.4g} vs bound {ev['rhs']:.4g} (||grad_w|| = {ev['grad_w']:.3g}, ||grad_V|| = "
+            f"{ev['grad_V']:.3g}, ||w|| = {ev['w_norm']:.3g})")
+    if margin < -ROUNDOFF:
+        return Judgement(False, margin, "the convexity bound fails: " + text + "; the gradients autograd reports "
+                                        "are not those of a unit w^T (x + V F(x)) (a detached branch, a missing "
+                                        "skip, a nonlinearity after the sum?)")
+    return Judgement(True, margin, text)
+
+
+bound_everywhere = Claim(
+    id="shamir2018.bound_everywhere",
+    cite=_cite("Sect. 4 (approximate stationary points)"),
+    statement="At every (w, V, theta) and u = argmin F_lin: F - F_lin(u) <= ||grad_w F|| (||u|| + ||w||) + "
+              "||u|| ||V||_op ||grad_V F||_F / ||w||, with the gradients of the subject's own backward pass; in "
+              "particular every stationary point with w != 0 is no worse than the best linear predictor.",
+    provenance="derived",
+    kind="identity",
+    scope="theorem",
+    covers="d, m = 1..8 (d != m drawn), feature MLPs of depth 1-4 (ReLU, tanh, sin), squared / logistic / Huber "
+           "loss, Gaussian or heavy-tailed x, init scales 1e-3..3, at the init and at points stationary in w",
+    family=RESIDUAL_UNIT,
+    settings=lambda scale, subject: unit_settings(subject, scale=st.floats(-3, 0.5).map(lambda e: 10.0 ** e),
+                                                  settle=st.booleans()),
+    check=_bound_check,
+    judge=_bound_judge,
+    thresholds=f"An exact inequality [DERIVED from convexity: F_lin(u) >= F + u^T E[l'x] - E[l'p]]; slack "
+               f"allowed {ROUNDOFF:g} (1 + |F|) for float64 roundoff. Notes: max LHS - RHS over 2000 points -0.063.",
+    requires={"skip": ("identity",)},
+    cost="cheap",
+)
+
+
+# B-C1 --------------------------------------------------------------------------------
+
+def _minima_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:
+    x, y = unit_data(setting)
+    unit = Unit(subject, _model(subject, setting, ctx), x, y, setting["loss"])
+    found = convex.newton(unit.flat, unit.join(unit.w0, unit.v0), tol=GRADIENT_TOL / 10, max_steps=MAX_NEWTON)
+    assume(found.gradient_norm <= GRADIENT_TOL)  # a setting that does not converge is discarded, never a pass
+    lin = best_linear(x, y, setting["loss"])
+    return {"F": found.value, "F_lin": lin.value, "gradient_norm": found.gradient_norm, "steps": found.steps,
+            "w_norm": float(found.point[:setting["in_dim"]].norm())}
+
+
+def _minima_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judgement:
+    excess = ev["F"] - ev["F_lin"]
+    tol = LINEAR_TOL * (1 + abs(ev["F_lin"]))
+    text = (f"converged (||grad|| = {ev['gradient_norm']:.2g}, {ev['steps']} Newton steps) at F = {ev['F']:.6g} vs "
+            f"F_lin* = {ev['F_lin']:.6g} (||w|| = {ev['w_norm']:.3g})")
+    if excess > tol:
+        return Judgement(False, (tol - excess) / (1 + abs(ev["F_lin"])), "a local minimum worse than the best "
+                         "linear predictor: " + text)
+    return Judgement(True, (tol - excess) / (1 + abs(ev["F_lin"])), text)
+
+
+local_minima = Claim(
+    id="shamir2018.local_minima",
+    cite=_cite("Theorem 1"),
+    statement=f"For any fixed feature network, every local minimum of (w, V) -> F(w, V, theta) has F <= F_lin* "
+              f"(to {LINEAR_TOL:g} (1 + F_lin*)); judged only at converged points, ||grad|| <= {GRADIENT_TOL:g}.",
+    provenance="paper",
+    kind="identity",
+    scope="theorem",
+    covers="as bound_everywhere; minimised by damped Newton on (w, V) from the subject's init",
+    family=RESIDUAL_UNIT,
+    settings=lambda scale, subject: unit_settings(subject, scale=st.floats(-3, 0.5).map(lambda e: 10.0 ** e)),
+    check=_minima_check,
+    judge=_minima_judge,
+    thresholds=f"[notes: F <= F_lin* + 1e-6 (1 + F_lin*) once ||grad|| < 1e-8]. A setting whose minimisation does "
+               f"not reach ||grad|| <= {GRADIENT_TOL:g} in {MAX_NEWTON} Newton steps is discarded "
+               "(hypothesis.assume), never counted as a pass. Notes: F - F_lin* in [-0.0323, -0.0321] at d = 5, m = 4.",
+    requires={"skip": ("identity",)},
+    cost="medium",
+)
+
+
+# B-C3 --------------------------------------------------------------------------------
+
+SADDLE_CURVATURE = 1e-6   # lambda_min(H) < -1e-6 (1 + |F|) [notes: -0.070]
+
+
+def _saddle_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:
+    x, y = unit_data(setting)
+    unit = Unit(subject, _model(subject, setting, ctx), x, y, setting["loss"])
+    p0 = torch.zeros(x.shape[0], dtype=x.dtype, requires_grad=True)
+    (slope0,) = torch.autograd.grad(unit.l(p0, y).sum(), p0)  # l'(0; y_i)
+    with torch.no_grad():
+        feats = unit.features(x)
+    r0 = (slope0[:, None] * feats).mean(0)
+    assume(float(r0.norm()) > 1e-6)
+    # h(x) = dp/dw, the vector the head reads, at V = 0 (x for the reference; any skip scaling included)
+    skip = torch.func.jacrev(lambda w: functional_call(unit.model, {unit.names[0]: w,
+                                                                    unit.names[1]: torch.zeros_like(unit.v0)}, (x,)))
+    v0 = -torch.outer((slope0[:, None] * skip(torch.zeros_like(unit.w0))).mean(0), r0) / (r0 @ r0)
+    if v0.shape != unit.v0.shape:
+        raise SubjectError(f"subject {subject.name}: mixing has shape {tuple(unit.v0.shape)}, expected "
+                           f"{tuple(v0.shape)} (d x m)")
+    z0 = unit.join(torch.zeros_like(unit.w0), v0)
+    obj = hessian.Objective(unit.flat, z0, (unit.w0.numel(), unit.v0.numel()))
+    grad = hessian.gradient(obj)
+    lam = float(torch.linalg.eigvalsh(hessian.dense_hessian(obj))[0])
+    push = 1e-6 * torch.randn(z0.shape, generator=generator(setting["seed"]), dtype=z0.dtype)
+    escaped = convex.newton(unit.flat, z0 + push, tol=GRADIENT_TOL / 10, max_steps=MAX_NEWTON)
+    lin = best_linear(x, y, setting["loss"])
+    return {"F": float(unit.flat(z0)), "F_lin": lin.value, "gradient_norm": float(grad.norm()),
+            "lambda_min": lam, "escaped_to": escaped.value, "escape_gradient": escaped.gradient_norm}
+
+
+def _saddle_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judgement:
+    scale = 1 + abs(ev["F"])
+    parts = [(decades(ev["gradient_norm"] / scale, GRADIENT_TOL),
+              f"the constructed point is not stationary: ||grad|| = {ev['gradient_norm']:.3g}"),
+             ((ev["F"] - ev["F_lin"]) / scale, f"the point is not worse than linear: F = {ev['F']:.4g} <= F_lin* = "
+                                              f"{ev['F_lin']:.4g}"),
+             ((-ev["lambda_min"] - SADDLE_CURVATURE * scale) / scale,
+              f"no negative curvature: lambda_min(H) = {ev['lambda_min']:.3g} (a bad local minimum, against Thm 1)"),
+             ((ev["F_lin"] + LINEAR_TOL * (1 + abs(ev["F_lin"])) - ev["escaped_to"]) / scale,
+              f"a 1e-6 push does not escape: F = {ev['escaped_to']:.6g} > F_lin* = {ev['F_lin']:.6g}")]
+    return worst_of(parts, f"w = 0, V0: grad {ev['gradient_norm']:.1g}, F = {ev['F']:.4g} > F_lin* = {ev['F_lin']:.4g}, "
+                           f"lambda_min = {ev['lambda_min']:.3g} < 0; a push escapes to {ev['escaped_to']:.6g}")
+
+
+saddle_at_zero = Claim(
+    id="shamir2018.saddle_at_zero",
+    cite=_cite("Sect. 3 (w = 0 in the proof of Theorem 1)"),
+    statement="At w = 0, V0 = -E[l'(0; y) h(x)] r0^T / ||r0||^2 (h = dp/dw at V = 0, x for the reference; r0 = "
+              "E[l'(0; y) F(x)] != 0) the gradient vanishes "
+              "and F = E l(0; y) > F_lin*, yet the point is a strict saddle: the (w, V) Hessian has a negative "
+              "eigenvalue, and Newton's method from a 1e-6 push reaches F <= F_lin*.",
+    provenance="derived",
+    kind="identity",
+    scope="theorem",
+    covers="as bound_everywhere (settings with r0 = 0 are discarded)",
+    family=RESIDUAL_UNIT,
+    settings=lambda scale, subject: unit_settings(subject, dims=tuple(range(1, 7))),
+    check=_saddle_check,
+    judge=_saddle_judge,
+    thresholds=f"Stationarity to {GRADIENT_TOL:g} (1 + |F|) (exact up to roundoff: notes 1e-16); lambda_min < "
+               f"-{SADDLE_CURVATURE:g} (1 + |F|) [notes: -0.070]; escape to F_lin* + {LINEAR_TOL:g} (1 + F_lin*).",
+    requires={"skip": ("identity",)},
+    cost="medium",
+)
+
+
+# B-C4 --------------------------------------------------------------------------------
+
+DEAD_BIAS = -1e3
+
+
+def _flat_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:
+    x, y = unit_data(setting)
+    unit = Unit(subject, _model(subject, setting, ctx, activation="relu"), x, y, setting["loss"])
+    biases = [p for n, p in unit.features.named_parameters() if n.endswith("bias")] \
+        if isinstance(unit.features, nn.Module) else []
+    if not biases:
+        raise SubjectError(f"subject {subject.name}: the dead-ReLU fixture needs feature layers with biases")
+    with torch.no_grad():
+        for b in biases:
+            b.fill_(DEAD_BIAS)  # every ReLU dead on the data: F(x) = 0
+    z = unit.join(unit.w0, unit.v0)
+    pushes = torch.randn(4, z.numel(), generator=generator(setting["seed"]), dtype=z.dtype)
+    grads = [float(torch.func.grad(unit.flat)(z + 0.1 * q).norm()) for q in torch.cat([z.new_zeros(1, z.numel()), pushes])]
+    values = [float(unit.flat(z + 0.1 * q)) for q in pushes]
+    return {"F": float(unit.flat(z)), "F_lin": best_linear(x, y, setting["loss"]).value,
+            "max_gradient": max(grads), "value_spread": max(abs(v - float(unit.flat(z))) for v in values)}
+
+
+def _flat_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judgement:
+    scale = 1 + abs(ev["F"])
+    return worst_of([(decades(ev["max_gradient"] / scale, GRADIENT_TOL),
+                      f"the dead-ReLU point is not flat: ||grad|| = {ev['max_gradient']:.3g} nearby"),
+                     (decades(ev["value_spread"] / scale, GRADIENT_TOL),
+                      f"the loss changes by {ev['value_spread']:.3g} around the point"),
+                     ((ev["F"] - ev["F_lin"] - LINEAR_TOL * scale) / scale,
+                      f"the flat point is not worse than linear: F = {ev['F']:.4g}, F_lin* = {ev['F_lin']:.4g}")],
+                    f"a flat local minimum (gradient {ev['max_gradient']:.1g} on a ball of radius 0.1) at "
+                    f"F = {ev['F']:.4g} > F_lin* = {ev['F_lin']:.4g}")
+
+
+no_skip_flat = Claim(
+    id="shamir2018.no_skip_flat",
+    cite=_cite("Sect. 3 (why the skip matters)"),
+    statement="Without the skip, p(x) = w^T V F(x) with ReLU features whose units are all dead on the data has zero "
+              "gradient on a whole ball around any (w, V): a flat local minimum at F = mean l(0; y) > F_lin*.",
+    provenance="derived",
+    kind="converse",
+    scope="theorem",
+    covers="no-skip units with ReLU feature layers that have biases (set to -1e3), all losses and data",
+    family=RESIDUAL_UNIT,
+    settings=lambda scale, subject: unit_settings(subject),
+    check=_flat_check,
+    judge=_flat_judge,
+    thresholds=f"Exact: the features are 0, so gradients and changes are 0 (tolerance {GRADIENT_TOL:g} (1 + |F|)); "
+               f"F - F_lin* > {LINEAR_TOL:g} (1 + |F|) [notes: 0.301 vs 0.254].",
+    requires={"skip": ("none",)},
+    cost="cheap",
+)
+
+
+# B-C5 --------------------------------------------------------------------------------
+
+HORIZONS = (200, 800, 3200)    # T; the bound is checked at each, the rate fitted over them
+REGRET = 2.5                   # projected OGD: regret/T <= (4 B^2/(2 eta) + eta G^2 T/2)/T = 2.5 B G/sqrt(T) at eta = B/(G sqrt T)
+
+
+def _sgd_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:
+    x, y = unit_data(setting)
+    model = _model(subject, setting, ctx)
+    unit = Unit(subject, model, x, y, setting["loss"])
+    if unit.v0.numel() != setting["features"]:
+        raise SubjectError(f"subject {subject.name}: the tweaked unit's mixing must be one vector v of m entries")
+    lin = best_linear(x, y, setting["loss"])
+    radius = 2 * float(lin.point.norm()) + 1.0   # B: the ball holds (u*, 0)
+    layers = [m for m in unit.features.modules() if hasattr(m, "reset_parameters")]
+    feats_max = math.sqrt(setting["features"])   # |F| <= 1 per feature for the bounded (tanh, sin) features
+    b = float(x.norm(dim=1).max()) + feats_max   # ||[x; F(x)]|| <= b
+    lip = 1.0 if setting["loss"] == "logistic" else radius * b + float(y.abs().max())  # |l'| on the range
+    grad_bound = lip * b
+    gaps, bounds = [], []
+    for horizon in HORIZONS:
+        g = generator(setting["seed"] + horizon)
+        order = torch.randint(0, x.shape[0], (horizon,), generator=g)
+        eta = radius / (grad_bound * math.sqrt(horizon))
+        z = torch.zeros(unit.w0.numel() + unit.v0.numel(), dtype=torch.float64)
+        online, comparator = 0.0, 0.0
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(setting["seed"])
+            for t in range(horizon):
+                for layer in layers:  # theta_t redrawn: the regret bound holds whatever theta does
+                    layer.reset_parameters()
+                xi, yi = x[order[t]:order[t] + 1], y[order[t]:order[t] + 1]
+                def step_loss(zz: Tensor) -> Tensor:
+                    n = unit.w0.numel()
+                    out = functional_call(model, {unit.names[0]: zz[:n], unit.names[1]: zz[n:].view_as(unit.v0)}, (xi,))
+                    return unit.l(out, yi).sum()
+                value, grad = torch.func.grad_and_value(step_loss)(z)[::-1]
+                online += float(value)
+                comparator += float(unit.l(xi @ lin.point, yi).sum())
+                z = z - eta * grad
+                norm = float(z.norm())
+                if norm > radius:
+                    z = z * (radius / norm)
+        gaps.append((online - comparator) / horizon)
+        bounds.append(REGRET * radius * grad_bound / math.sqrt(horizon))
+    positive = [(math.log(h), math.log(g)) for h, g in zip(HORIZONS, gaps) if g > 0]
+    rate = slope(*zip(*positive)) if len(positive) >= 2 else math.nan
+    return {"horizons": HORIZONS, "gaps": gaps, "bounds": bounds, "rate": rate, "radius": radius}
+
+
+def _sgd_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judgement:
+    parts = [((bound - gap) / bound, f"the average online loss exceeds the best linear predictor's by {gap:.4g} at "
+                                     f"T = {t}, above the online-gradient-descent bound {bound:.4g}")
+             for t, gap, bound in zip(ev["horizons"], ev["gaps"], ev["bounds"])]
+    gaps = ", ".join(f"{g:.3g}" for g in ev["gaps"])
+    return worst_of(parts, f"gap to the best linear predictor {gaps} at T = {list(ev['horizons'])}, within "
+                           f"2.5 B G / sqrt(T); fitted rate {ev['rate']:.2f} (T^-1/2 expected)")
+
+
+tweaked_sgd = Claim(
+    id="shamir2018.tweaked_sgd",
+    cite=_cite("abstract; Sect. 5 (a tweak of the architecture; SGD)"),
+    statement="For the tweaked unit p(x) = w^T x + v^T F_theta(x), projected SGD on (w, v) with eta = B/(G sqrt(T)) "
+              "has average online loss at most 2.5 B G / sqrt(T) above the best linear predictor's on the same "
+              "stream, whatever theta does (here: redrawn every step), for T = 200, 800, 3200.",
+    provenance="reconstructed",
+    kind="rate",
+    scope="theorem",
+    covers="the tweaked unit, bounded (tanh, sin) features, squared / logistic / Huber loss, d, m = 1..4",
+    family=RESIDUAL_UNIT,
+    settings=lambda scale, subject: unit_settings(subject, dims=(1, 2, 3, 4), samples=(64,),
+                                                  activations=("tanh", "sin")),
+    check=_sgd_check,
+    judge=_sgd_judge,
+    thresholds="The regret bound of projected online gradient descent [DERIVED: B the radius, G a bound on the "
+               "gradient norm]; the form of the tweak is [RECON]. The fitted rate is reported, not asserted "
+               "(notes: gaps 0.0099, 0.0033, 0.0003 at T = 1e3, 1e4, 1e5).",
+    requires={"skip": ("tweaked",), "activation": ("tanh", "sin")},
+    cost="expensive",
+)
+
+
+CLAIMS = [bound_everywhere, local_minima, saddle_at_zero, no_skip_flat, tweaked_sgd]

@@ -1,0 +1,49 @@
+"""The shamir2018 machinery: Newton's method against closed forms, the unit's loss through
+functional_call, the construction of the bad stationary point, and a user's transformer
+feature network checked against the claims (at the smoke size)."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from resclaims import registry
+from resclaims.claims.shamir2018 import Unit, best_linear
+from resclaims.cli import main
+from resclaims.core import convex
+from resclaims.strategies.units import unit_data
+
+SETTING = {"in_dim": 3, "features": 2, "loss": "squared", "samples": 64, "inputs": "gaussian", "seed": 4}
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic", "huber"])
+def test_best_linear_predictor_is_the_convex_minimum(loss: str) -> None:
+    x, y = unit_data({**SETTING, "loss": loss})
+    lin = best_linear(x, y, loss)
+    assert lin.gradient_norm < 1e-10
+    if loss == "squared":
+        assert torch.allclose(lin.point, torch.linalg.lstsq(x, y.unsqueeze(1)).solution.squeeze(1), atol=1e-12)
+    for _ in range(5):  # no nearby u does better
+        u = lin.point + 1e-3 * torch.randn(3, dtype=torch.float64)
+        assert convex.LOSSES[loss](x @ u, y).mean() >= lin.value
+
+
+def test_newton_descends_from_where_the_hessian_is_indefinite() -> None:
+    found = convex.newton(lambda z: (z[0] ** 2 - 1) ** 2 + z[1] ** 2, torch.tensor([0.1, 0.3], dtype=torch.float64))
+    assert found.gradient_norm < 1e-10 and found.value < 1e-16 and abs(abs(float(found.point[0])) - 1) < 1e-8
+
+
+def test_the_units_loss_is_its_forward_pass() -> None:
+    subject = registry.subjects()["shamir2018.reference"]
+    model = subject.build(0, in_dim=3, features=2)
+    x, y = unit_data(SETTING)
+    unit = Unit(subject, model, x, y, "squared")
+    manual = 0.5 * ((x + model.features(x) @ model.mixing.T) @ model.head - y).pow(2).mean()
+    assert torch.allclose(unit.loss(model.head, model.mixing), manual)
+    assert torch.allclose(unit.flat(unit.join(unit.w0, unit.v0)), manual)
+
+
+def test_the_users_transformer_feature_network_meets_the_theorem(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["check", "--claims", "shamir2018.*", "--subject", "examples.feature_net:adapter",
+                 "--profile", "smoke"])
+    out = capsys.readouterr().out
+    assert code == 0 and "3 hold, 0 falsified, 0 errors, 2 not applicable" in out
