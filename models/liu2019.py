@@ -23,12 +23,12 @@ expectation, so the population claims speak about the subject's own code.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from resclaims.family import Adapter, Family, Subject, SubjectError
+from resclaims.family import Adapter, Family, Subject, scalar_output
 
 __all__ = ["TWO_LAYER_CONV", "ResidualFilter", "ConvResNet", "conv_resnet", "average_pooling",
            "SUBJECTS"]
@@ -100,19 +100,11 @@ def conv_resnet(patches: int, patch_size: int, *, generator: torch.Generator,
     return ConvResNet(layer, patches, dtype)
 
 
-def _validate(model: nn.Module, blocks: Sequence[nn.Module], z: Tensor) -> None:
-    """The probe model maps (n, k, p) patches to n outputs (its parts are checked where
-    claims read them)."""
-    out = model(z)
-    if out.shape != (z.shape[0],):
-        raise SubjectError(f"model maps inputs {tuple(z.shape)} to {tuple(out.shape)}, expected ({z.shape[0]},)")
-
-
 TWO_LAYER_CONV = Family(
     name="two-layer-conv",
     keywords=("patches", "patch_size"),
     probe={"patches": 3, "patch_size": 4},
-    validate=_validate,
+    validate=scalar_output,
     doc="f(Z) = sum_j a_j relu(Z_j^T v(w)) on k non-overlapping patches of size p; build(patches, patch_size) "
         "returns a module on inputs (n, k, p) naming first_layer (w), second_layer (a) and filter (w -> v(w))",
     blocks=False,

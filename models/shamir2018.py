@@ -19,12 +19,12 @@ architecture for SGD [RECON]).
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from typing import Callable
 
 import torch
 from torch import Tensor, nn
 
-from resclaims.family import Adapter, Family, Subject, SubjectError
+from resclaims.family import Adapter, Family, Subject, scalar_output
 
 __all__ = ["RESIDUAL_UNIT", "ACTIVATIONS", "FeatureMLP", "ResidualUnit", "residual_unit", "SUBJECTS"]
 
@@ -85,17 +85,11 @@ def residual_unit(in_dim: int, features: int, *, generator: torch.Generator, dty
     return ResidualUnit(net, in_dim, features, skip, scale, generator, dtype)
 
 
-def _validate(model: nn.Module, blocks: Sequence[nn.Module], x: Tensor) -> None:
-    out = model(x)
-    if out.shape != (x.shape[0],):
-        raise SubjectError(f"model maps inputs {tuple(x.shape)} to {tuple(out.shape)}, expected ({x.shape[0]},)")
-
-
 RESIDUAL_UNIT = Family(
     name="residual-unit",
     keywords=("in_dim", "features"),
     probe={"in_dim": 3, "features": 2},
-    validate=_validate,
+    validate=scalar_output,
     doc="p(x) = w^T (x + V F_theta(x)) for any feature network F_theta; build(in_dim, features) names head (w), "
         "mixing (V) and features (F_theta)",
     blocks=False,

@@ -229,6 +229,13 @@ class Subject:
                                f"probe input: {exc}") from None
 
 
+def scalar_output(model: nn.Module, blocks: Sequence[nn.Module], x: Tensor) -> None:
+    """A family validator: the model maps a batch of n inputs to n scalar predictions."""
+    out = model(x)
+    if out.shape != (x.shape[0],):
+        raise SubjectError(f"model maps inputs {tuple(x.shape)} to {tuple(out.shape)}, expected ({x.shape[0]},)")
+
+
 def sequential_output(model: nn.Module, blocks: Sequence[nn.Module], x: Tensor, depth: int) -> Tensor:
     """``model(x)``, after checking the contract every residual family shares: ``blocks``
     has ``depth`` entries, the stem alone reaches block 1, and the forward pass applies
