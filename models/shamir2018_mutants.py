@@ -46,10 +46,17 @@ class DetachedBranch(ResidualUnit):
 
 
 class ScaledSkip(ResidualUnit):
-    """Control: the skip scaled, p = w^T (2 x + V F(x)): the linear predictors are still w^T x / 2."""
+    """Control: the skip scaled, p = w^T (2 x + V F(x)): the linear predictors are still there, as (2 w)^T x."""
 
     def forward(self, x: Tensor) -> Tensor:
         return (2 * x + self.features(x) @ self.mixing.T) @ self.head
+
+
+class HalvedSkip(ResidualUnit):
+    """Control: the skip scaled down, p = w^T (x/2 + V F(x))."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return (0.5 * x + self.features(x) @ self.mixing.T) @ self.head
 
 
 def _variant(name: str, cls: type[ResidualUnit], doc: str, role: str, killed_by: tuple[str, ...]) -> Subject:
@@ -70,4 +77,5 @@ SUBJECTS = [
     _variant("detached_branch", DetachedBranch, "the branch V F(x) detached from the graph", "mutant",
              ("bound_everywhere",)),
     _variant("scaled_skip", ScaledSkip, "control: p = w^T (2 x + V F(x))", "control", ()),
+    _variant("halved_skip", HalvedSkip, "control: p = w^T (x/2 + V F(x))", "control", ()),
 ]

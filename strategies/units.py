@@ -5,8 +5,8 @@ network (depth 1 to 4, ReLU, tanh or sin), the convex loss and the data.
 Data (``unit_data``, deterministic in the setting): x Gaussian or heavy-tailed (Student t
 with 3 degrees of freedom, scaled to unit variance); for the squared and Huber losses
 y = sin(beta^T x) + 0.3 |x_1| + 0.1 noise, for the logistic loss
-y = sign(beta^T x + 0.5 x_1^2 - 0.5) with 10% of the labels flipped (so no linear
-predictor separates them and F_lin* is attained).
+y = sign(beta^T x + 0.5 x_1^2 - 0.5) with 10% of the labels flipped (so that, except
+for a few small samples in high dimension, no linear predictor separates them).
 """
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ convex in a few parameters.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -49,25 +50,35 @@ class Minimum:
 
 
 def newton(fn: Callable[[Tensor], Tensor], start: Tensor, tol: float = 1e-10, max_steps: int = 100) -> Minimum:
-    """argmin fn by damped Newton steps (Hessian regularised to stay positive definite,
-    Armijo backtracking); stops at ||grad|| <= tol or after ``max_steps``."""
+    """argmin fn by damped Newton steps: the Hessian shifted by the first of 0, s, 2s, 4s,
+    ... (s = 1e-12 max|H|) that makes it positive definite, then Armijo backtracking.
+    Stops at ||grad|| <= tol, after ``max_steps`` steps, or where no step decreases fn
+    (a non-finite value or Hessian, or a line search that finds no decrease)."""
     x = start.detach().clone()
     steps = 0
-    for steps in range(1, max_steps + 1):
+    while steps < max_steps:
         g = torch.func.grad(fn)(x)
         if float(g.norm()) <= tol:
             break
         h = torch.func.hessian(fn)(x)
-        shift = 0.0
-        while True:  # the smallest shift that makes h positive definite (zero for a strictly convex fn)
-            chol, info = torch.linalg.cholesky_ex(h + shift * torch.eye(h.shape[0], dtype=h.dtype, device=h.device))
+        top = float(h.abs().max())
+        if not (math.isfinite(top) and top > 0):
+            break
+        shift, eye = 0.0, torch.eye(h.shape[0], dtype=h.dtype, device=h.device)
+        while True:  # h + shift I positive definite; shift <= 2 (|lambda_min| + s) < infinity
+            chol, info = torch.linalg.cholesky_ex(h + shift * eye)
             if int(info) == 0:
                 break
-            shift = max(2 * shift, 1e-12 * float(h.abs().max()) + 1e-300)
+            shift = max(2 * shift, 1e-12 * top)
         direction = -torch.cholesky_solve(g.unsqueeze(1), chol).squeeze(1)
-        value, t = float(fn(x)), 1.0
-        while float(fn(x + t * direction)) > value + 1e-4 * t * float(g @ direction) and t > 1e-12:
+        value, t, slope0 = float(fn(x)), 1.0, float(g @ direction)
+        while not float(fn(x + t * direction)) <= value + 1e-4 * t * slope0:  # NaN counts as no decrease
             t /= 2
+            if t < 1e-12:
+                break
+        if t < 1e-12:
+            break
         x = x + t * direction
+        steps += 1
     g = torch.func.grad(fn)(x)
     return Minimum(x, float(fn(x)), float(g.norm()), steps)
