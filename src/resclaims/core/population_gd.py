@@ -5,9 +5,10 @@ together as one tensor program: W (B, p) and A (B, k) are stacked, the subject's
 filter maps W to the filters U (B, p), and the Gaussian closed form
 (``resclaims.core.gaussian.population_gradients``) gives the B losses and their
 gradients in closed form, chained through the filter by one small backward pass per step
-(``resclaims.core.train.gradient_descent`` with layer-wise step sizes eta_w, eta_a).  Runs stop in chunks of CHUNK steps once each
-has converged (L_T <= STOP_RTOL E f*^2) or stalled (its loss moved by less than
-STALL_RTOL of itself over a chunk: the spurious point, or a frozen layer).
+(``resclaims.core.train.gradient_descent`` with layer-wise step sizes eta_w, eta_a).
+Runs stop in chunks of CHUNK steps once each has converged (L_T <= STOP_RTOL E f*^2) or
+stalled (its loss moved by less than STALL_RTOL of itself over a chunk: the spurious
+point, or a frozen layer).
 """
 from __future__ import annotations
 
