@@ -295,7 +295,7 @@ def _transpose_error(grad: Tensor, a: Tensor) -> float:
     orientation: a layer may store W or W^T); inf for any other shape."""
     if grad.numel() != a.numel():
         return math.inf
-    g = grad.view_as(a)
+    g = grad.to(a.device).view_as(a)  # the gradient lives on the run's device, A where the data was drawn
     return float(min((g - a.T).norm(), (g - a).norm()) / a.norm())
 
 

@@ -59,19 +59,20 @@ def _architecture(setting: Setting) -> dict[str, Any]:
 
 
 def _ensemble(subject: Subject, setting: Setting, ctx: Context, depth: int, tau: float, count: int,
-              samples: int = SAMPLES, out_dim: int = 1, dtype: torch.dtype = torch.float64) -> Ensemble:
+              samples: int = SAMPLES, out_dim: int = 1, dtype: torch.dtype = torch.float64,
+              stream: bool = False) -> Ensemble:
     """``count`` models of ``subject`` with the setting's architecture (seeds derived from
-    setting['seed']) and ``samples`` inputs drawn by the subject from the same seed."""
-    arch = _architecture(setting)
+    setting['seed']) and ``samples`` inputs drawn by the subject from the same seed;
+    ``stream``: forward-only, blocks drawn as the sweep reaches them (when the subject can)."""
+    keywords = dict(depth=depth, tau=tau, in_dim=IN_DIM, out_dim=out_dim, **_architecture(setting))
 
     def build(seed: int) -> torch.nn.Module:
-        return subject.build(seed, dtype=dtype, device=ctx.device, depth=depth, tau=tau, in_dim=IN_DIM,
-                             out_dim=out_dim, **arch)
+        return subject.build(seed, dtype=dtype, device=ctx.device, **keywords)
 
     def inputs(model: torch.nn.Module) -> Tensor:
         return subject.inputs(model, samples, setting["seed"], dtype, in_dim=IN_DIM).to(ctx.device)
     return Ensemble(build, data.spawn(setting["seed"], count), inputs, blocks=subject.blocks,
-                    trained=subject.trained)
+                    trained=subject.trained, drawn=subject.drawn(dtype, ctx.device, **keywords), stream=stream)
 
 
 def _hp_seeds(ctx: Context) -> int:
@@ -96,7 +97,7 @@ STABLE_LOWER = 0.5
 
 def _forward_stable_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:
     depth, c = setting["depth"], setting["c"]
-    ens = _ensemble(subject, setting, ctx, depth, c / math.sqrt(depth), _hp_seeds(ctx))
+    ens = _ensemble(subject, setting, ctx, depth, c / math.sqrt(depth), _hp_seeds(ctx), stream=True)
     lr = _log_ratios(ens)
     max_r = lr.amax(dim=(1, 2)).exp()
     min_r = lr.amin(dim=(1, 2)).exp()
@@ -195,7 +196,7 @@ def _forward_converse_check(setting: Setting, subject: Subject, ctx: Context) ->
     c, count = setting["c"], _rate_seeds(ctx)
     log_r = []  # per depth: median over samples of log r_L, shape (S,)
     for depth in CONVERSE_DEPTHS:
-        ens = _ensemble(subject, setting, ctx, depth, depth ** (-0.5 + c), count)
+        ens = _ensemble(subject, setting, ctx, depth, depth ** (-0.5 + c), count, stream=True)
         log_r.append(_log_ratios(ens)[..., -1].median(dim=1).values)
         del ens
     table = torch.stack(log_r, dim=1)  # (S, depths)
@@ -252,7 +253,7 @@ forward_converse = Claim(
 def _forward_constant_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:
     depth, c = setting["depth"], setting["c"]
     tau = c / math.sqrt(depth)
-    ens = _ensemble(subject, setting, ctx, depth, tau, _rate_seeds(ctx))
+    ens = _ensemble(subject, setting, ctx, depth, tau, _rate_seeds(ctx), stream=True)
     kappa = (_log_ratios(ens)[..., -1] / (tau ** 2 * depth)).median(dim=1).values
     return {"tau": tau, "kappa": kappa, "band": [0.6, 1.4], "seeds": ens.size}
 

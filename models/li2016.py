@@ -23,9 +23,9 @@ from typing import Any, Callable, Sequence
 
 import torch
 from torch import Tensor, nn
-from torch.nn.utils import skip_init
 
 from resclaims.core.ensemble import input_of
+from resclaims.core.modules import UndrawnLinear
 from resclaims.family import Adapter, Family, Subject, SubjectError, sequential_output
 
 __all__ = ["SHORTCUT_STACK", "ACTIVATIONS", "INITS", "Unit", "ShortcutStack", "shortcut_stack",
@@ -58,10 +58,7 @@ def initialise_(weight: Tensor, init: str, scale: float, generator: torch.Genera
 
 def linear(width: int, dtype: torch.dtype, bias: bool = False) -> nn.Linear:
     """A d x d layer whose weight is left for ``initialise_`` (no default init drawn)."""
-    module = skip_init(nn.Linear, width, width, bias=bias, dtype=dtype)
-    if bias:
-        nn.init.zeros_(module.bias)
-    return module
+    return UndrawnLinear(width, width, bias=bias, dtype=dtype)
 
 
 class Unit(nn.Module):

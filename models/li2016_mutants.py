@@ -89,7 +89,7 @@ def _default_init(depth: int, width: int, init: str = "zero", scale: float = 1e-
     units = [Unit(width, shortcut_depth, activation, dtype) for _ in range(depth)]
     for unit in units:
         for layer in unit.layers:
-            layer.reset_parameters()
+            nn.Linear.reset_parameters(layer)  # torch's default init, the one the bug leaves in place
     return ShortcutStack(units, width)
 
 

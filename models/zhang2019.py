@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import math
 from functools import partial
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import torch
 from torch import Tensor, nn
-from torch.nn.utils import skip_init
 
+from resclaims.core.modules import UndrawnConv2d, UndrawnLinear
 from resclaims.family import Adapter, Family, Subject, SubjectError, sequential_output
 
 __all__ = ["TAU_RESNET", "TauBlock", "TauResNet", "tau_resnet", "stage_sizes", "gaussian_", "SUBJECTS"]
@@ -39,22 +39,21 @@ IMAGE_CHANNELS = 3
 
 
 def gaussian_(weight: Tensor, variance: float, generator: torch.Generator) -> Tensor:
-    """Fill ``weight`` in place with i.i.d. N(0, variance) entries drawn from ``generator``."""
+    """Fill ``weight`` in place with i.i.d. N(0, variance) entries drawn from ``generator``
+    (nothing to draw for a weight on the meta device, a skeleton's)."""
+    if weight.is_meta:
+        return weight
     with torch.no_grad():
         return weight.normal_(0.0, math.sqrt(variance), generator=generator)
 
 
 def layer(kind: str, c_in: int, c_out: int, dtype: torch.dtype, stride: int = 1, bias: bool = False) -> nn.Module:
-    """A weight layer whose weight is left uninitialised (skipping torch's default init,
-    which would draw from the global RNG): ``nn.Linear`` for ``mlp``, a 3x3
-    ``nn.Conv2d`` (padding 1) for ``conv``.  A bias, if asked for, starts at zero."""
+    """A weight layer whose weight is left undrawn (no torch default init, which would
+    draw from the global RNG): ``nn.Linear`` for ``mlp``, a 3x3 ``nn.Conv2d`` (padding 1)
+    for ``conv``.  A bias, if asked for, starts at zero."""
     if kind == "mlp":
-        module = skip_init(nn.Linear, c_in, c_out, bias=bias, dtype=dtype)
-    else:
-        module = skip_init(nn.Conv2d, c_in, c_out, 3, stride=stride, padding=1, bias=bias, dtype=dtype)
-    if bias:
-        nn.init.zeros_(module.bias)
-    return module
+        return UndrawnLinear(c_in, c_out, bias=bias, dtype=dtype)
+    return UndrawnConv2d(c_in, c_out, 3, stride=stride, padding=1, bias=bias, dtype=dtype)
 
 
 class OptionA(nn.Module):
@@ -100,6 +99,23 @@ class TauBlock(nn.Module):
 
     def forward(self, h: Tensor) -> Tensor:
         return torch.relu(self.shortcut(h) + self.tau * self.branch(h))
+
+    def forward_stacked(self, params: dict[str, Tensor], h: Tensor) -> Tensor:
+        """``forward`` for S parameter sets at once (``params[name]`` of shape (S, ...),
+        h of shape (S, n, m)): MLP blocks as batched matmuls, the same operations in the
+        same order as ``forward``, so the bits agree; conv blocks as vmapped convolutions."""
+        if self.kind != "mlp":
+            return torch.vmap(lambda p, v: torch.func.functional_call(self, p, (v,)))(params, h)
+        z = h
+        for i, module in enumerate(self.branch):
+            if isinstance(module, nn.Linear):
+                z = torch.bmm(z, params[f"branch.{i}.weight"].transpose(1, 2))
+                if module.bias is not None:
+                    z = z + params[f"branch.{i}.bias"].unsqueeze(1)
+            else:
+                z = module(z)
+        shortcut = h if isinstance(self.shortcut, nn.Identity) else torch.vmap(self.shortcut)(h)
+        return torch.relu(shortcut + self.tau * z)
 
 
 class TauResNet(nn.Module):
@@ -159,7 +175,7 @@ def tau_resnet(depth: int, tau: float, width: int = 64, *, generator: torch.Gene
             c = specs[-1][1]
     order = range(len(specs) - 1, -1, -1) if reverse_draws else range(len(specs))
     made = {i: block_class(block, *specs[i][:2], tau, generator, dtype, branch_depth, specs[i][2]) for i in order}
-    head_linear = skip_init(nn.Linear, c, out_dim, bias=False, dtype=dtype)
+    head_linear = UndrawnLinear(c, out_dim, bias=False, dtype=dtype)
     gaussian_(head_linear.weight, 1.0 / out_dim, generator)
     head = head_linear if block == "mlp" else nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), head_linear)
     return TauResNet(stem, [made[i] for i in range(len(specs))], head, input_shape)
@@ -186,7 +202,18 @@ TAU_RESNET = Family(
         "branch_parameters(model)).  A bare factory is an Adapter whose model has `.blocks`.",
 )
 
-REFERENCE = Adapter(build=tau_resnet)
+def draw_tau_resnet(skeleton: nn.Module, generator: torch.Generator) -> Iterator[tuple[str, Tensor]]:
+    """The parameters ``tau_resnet`` draws, in its order, without building the model:
+    every weight N(0, 2/fan_in) but the head's N(0, 1/d), biases zero."""
+    head = {id(p) for p in skeleton.head.parameters()}
+    for name, p in skeleton.named_parameters():
+        value = torch.zeros(p.shape, dtype=p.dtype)
+        if not name.endswith("bias"):  # the head's weight is (d, width): variance 1/d
+            gaussian_(value, 1.0 / p.shape[0] if id(p) in head else 2.0 / p[0].numel(), generator)
+        yield name, value
+
+
+REFERENCE = Adapter(build=tau_resnet, draw=draw_tau_resnet)
 
 
 def variant(name: str, build: Any, doc: str, role: str, killed_by: tuple[str, ...] = ()) -> Subject:

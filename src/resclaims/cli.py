@@ -26,7 +26,7 @@ from resclaims.engine import Result, counterexample, run
 from resclaims.family import Subject, SubjectError
 from resclaims.profiles import PROFILES, UnknownProfile, resolve
 from resclaims.report import (catalog_rows, catalog_table, console, environment, results_table,
-                              summary_line, write_json)
+                              summary_line, timings_table, write_json)
 
 
 class UsageError(Exception):
@@ -55,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     chk.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     chk.add_argument("--json", metavar="PATH", help="write results to PATH (atomically)")
     chk.add_argument("--setting", metavar="JSON", help="replay one setting (from a counterexample)")
+    chk.add_argument("--timings", action="store_true",
+                     help="show where each claim's time and memory went (construction, evidence, "
+                          "judgement, peak RSS); the JSON always carries them")
     chk.add_argument("--no-shrink", action="store_true", help="report the first failing setting as found")
     return parser
 
@@ -127,6 +130,8 @@ def _check(args: argparse.Namespace) -> int:
     if args.json:
         write_json(args.json, results, env, complete=True)
     out.print(results_table(results, catalog))
+    if args.timings:
+        out.print(timings_table(results))
     for r in results:
         if r.verdict == "falsified":
             out.print(counterexample(r, catalog[r.claim], args.subject), markup=False)

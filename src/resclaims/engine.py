@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import json
 import math
-import time
 import unittest
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Iterator, Literal
 
 import hypothesis
+import torch
 from hypothesis import given, target
 from hypothesis import settings as hsettings
 
 from resclaims import registry
+from resclaims.costs import Costs, measure, phase
 from resclaims.claim import Claim, Context, Evidence, Judgement, Setting
 from resclaims.family import Subject, SubjectError
 from resclaims.profiles import Profile, resolve
@@ -30,7 +32,8 @@ Verdict = Literal["holds", "falsified", "skipped", "error"]
 class Result:
     """The outcome of one claim on one subject.  ``setting``/``evidence``/``summary`` are
     those of the failing setting when falsified, else of the setting with the smallest
-    margin; ``examples`` counts the settings evaluated.  ``skipped``: the subject fixes an
+    margin; ``examples`` counts the settings evaluated; ``costs`` says where the time and
+    memory went (:mod:`resclaims.costs`).  ``skipped``: the subject fixes an
     architecture outside the claim's hypotheses (``summary`` says which)."""
 
     claim: str
@@ -44,6 +47,7 @@ class Result:
     margin: float | None = None
     examples: int = 0
     profile: str = ""
+    costs: Costs = field(default_factory=Costs)
 
     def to_json(self) -> dict[str, Any]:
         return jsonable(asdict(self))
@@ -62,17 +66,40 @@ class _Falsified(Exception):
 
 def evaluate(claim: Claim, subject: Subject, setting: Setting, ctx: Context) -> tuple[Evidence, Judgement]:
     """Evidence and verdict for one setting (no Hypothesis): the replay path."""
-    evidence = claim.check(setting, subject, ctx)
-    return evidence, claim.judge(setting, evidence, ctx)
+    with phase("evidence"):
+        evidence = claim.check(setting, subject, ctx)
+    with phase("judgement"):
+        return evidence, claim.judge(setting, evidence, ctx)
 
 
 def run(claim: Claim | str, subject: Subject | str | None = None, profile: Profile | str | None = None,
         device: str = "cpu", setting: Setting | None = None, shrink: bool = True) -> Result:
     """Check ``claim`` on ``subject`` (default: the claim family's reference) and return a
     Result; subject problems become an ``error`` result, never an exception."""
+    with measure() as costs, exact_matmuls():
+        result = _run(claim, subject, profile, device, setting, shrink)
+    result.costs = costs
+    result.seconds = costs.total_s
+    return result
+
+
+@contextmanager
+def exact_matmuls() -> Iterator[None]:
+    """TF32 off for the body (CUDA matmuls and cuDNN convolutions in float32 would
+    otherwise round inputs to 10 mantissa bits): evidence is computed at the precision
+    its dtype promises, on every device; the previous settings are restored after."""
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+def _run(claim: Claim | str, subject: Subject | str | None, profile: Profile | str | None,
+         device: str, setting: Setting | None, shrink: bool) -> Result:
     claim = registry.get(claim) if isinstance(claim, str) else claim
     prof = profile if isinstance(profile, Profile) else resolve(profile)
-    start = time.perf_counter()
     name = subject.name if isinstance(subject, Subject) else (subject or "reference")
     try:
         subj = subject if isinstance(subject, Subject) else registry.subject_for(subject, claim.family, claim)
@@ -80,25 +107,24 @@ def run(claim: Claim | str, subject: Subject | str | None = None, profile: Profi
         subj.check_contract()
         reason = claim.applies_to(subj)
         if reason is not None:
-            return Result(claim.id, name, "skipped", claim.scope, seconds=time.perf_counter() - start,
+            return Result(claim.id, name, "skipped", claim.scope,
                           summary=reason, profile=prof.name)
         examples = len(claim.examples) + prof.max_examples(claim.cost, claim.search)
         ctx = Context(device=device, alpha=claim.budget / examples, scale=prof.scale)
         if setting is not None:
             evidence, judgement = evaluate(claim, subj, setting, ctx)
-            return _result(claim, name, prof, start, setting, evidence, judgement, 1)
-        return _search(claim, subj, prof, ctx, start, shrink)
+            return _result(claim, name, prof, setting, evidence, judgement, 1)
+        return _search(claim, subj, prof, ctx, shrink)
     except SubjectError as exc:
-        return Result(claim.id, name, "error", claim.scope, seconds=time.perf_counter() - start,
+        return Result(claim.id, name, "error", claim.scope,
                       summary=str(exc), profile=prof.name)
     except Exception as exc:  # a model that crashes mid-check must not end the whole run
-        return Result(claim.id, name, "error", claim.scope, seconds=time.perf_counter() - start,
+        return Result(claim.id, name, "error", claim.scope,
                       summary=f"subject {name} raised {type(exc).__name__} during {claim.id}: {exc}",
                       profile=prof.name)
 
 
-def _search(claim: Claim, subject: Subject, prof: Profile, ctx: Context, start: float,
-            shrink: bool) -> Result:
+def _search(claim: Claim, subject: Subject, prof: Profile, ctx: Context, shrink: bool) -> Result:
     closest: list[tuple[Setting, Evidence, Judgement]] = []
     count = [0]
 
@@ -119,23 +145,23 @@ def _search(claim: Claim, subject: Subject, prof: Profile, ctx: Context, start: 
     try:
         test()
     except _Falsified as f:
-        return _result(claim, subject.name, prof, start, f.setting, f.evidence, f.judgement, count[0])
+        return _result(claim, subject.name, prof, f.setting, f.evidence, f.judgement, count[0])
     except BaseExceptionGroup as group:  # several distinct failures: report the first claim failure
         falsified, rest = group.split(_Falsified)
         if falsified is not None:
             f = falsified.exceptions[0]
             while isinstance(f, BaseExceptionGroup):
                 f = f.exceptions[0]
-            return _result(claim, subject.name, prof, start, f.setting, f.evidence, f.judgement, count[0])
+            return _result(claim, subject.name, prof, f.setting, f.evidence, f.judgement, count[0])
         raise rest.exceptions[0] if rest is not None else group
     setting, evidence, judgement = closest[0]
-    return _result(claim, subject.name, prof, start, setting, evidence, judgement, count[0])
+    return _result(claim, subject.name, prof, setting, evidence, judgement, count[0])
 
 
-def _result(claim: Claim, subject: str, prof: Profile, start: float, setting: Setting,
+def _result(claim: Claim, subject: str, prof: Profile, setting: Setting,
             evidence: Evidence, judgement: Judgement, examples: int) -> Result:
     return Result(claim.id, subject, "holds" if judgement.holds else "falsified", claim.scope,
-                  evidence=jsonable(evidence), seconds=time.perf_counter() - start,
+                  evidence=jsonable(evidence),
                   setting=dict(setting), summary=judgement.summary, margin=judgement.margin,
                   examples=examples, profile=prof.name)
 

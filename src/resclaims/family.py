@@ -12,13 +12,14 @@ from __future__ import annotations
 import importlib
 import inspect
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Mapping, Sequence
+from typing import Any, Callable, Iterator, Literal, Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
 
 from resclaims.core.data import generator, unit_sphere
-from resclaims.core.ensemble import input_of
+from resclaims.costs import phase
+from resclaims.core.ensemble import Drawn, input_of
 
 Factory = Callable[..., nn.Module]
 Role = Literal["reference", "mutant", "control"]
@@ -61,6 +62,13 @@ class Adapter:
     ``parts``: named accessors a family's claims need beyond the blocks (the family
     lists them, e.g. ``"first_layer"``), each ``model -> value``; default: the model's
     attribute of that name.
+    ``draw(skeleton, generator)``: optional, for speed only: the parameters ``build``
+    would draw from ``generator``, without building modules.  ``skeleton`` is the model
+    ``build`` returns under ``torch.device("meta")`` (shapes, no storage); ``draw`` yields
+    ``(name, tensor)`` for each of its parameters, in the order of
+    ``skeleton.named_parameters()`` (stem, blocks, head), with exactly the values ``build``
+    gives them.  Ensembles of many seeds then skip the per-seed builds and can stream
+    a deep model block by block; without it, ``build`` is called once per seed.
     """
 
     build: Factory
@@ -70,6 +78,7 @@ class Adapter:
     fixed: Mapping[str, Any] = field(default_factory=dict)
     loss: Callable[[Tensor, Tensor], Tensor] | None = None
     parts: Mapping[str, Callable[[nn.Module], Any]] = field(default_factory=dict)
+    draw: Callable[[nn.Module, torch.Generator], Iterator[tuple[str, Tensor]]] | None = None
 
     def accepts(self, keyword: str) -> bool:
         """Whether ``build`` takes ``keyword`` (by name or through ``**kwargs``)."""
@@ -123,15 +132,14 @@ class Subject:
         ``torch.Generator`` seeded with it (or, for builders without a ``generator``
         keyword, through the global RNG inside ``torch.random.fork_rng``), on the CPU,
         so the same seed gives bit-identical weights on every device.  Of ``keywords``,
-        the family's are required and the rest passed only where ``build`` takes them."""
-        missing = [k for k in self.family.keywords if not self.adapter.accepts(k)]
-        if missing:
-            raise SubjectError(
-                f"subject {self.name}: build does not accept keyword(s) {', '.join(missing)} "
-                f"required by family {self.family.name}")
-        call = {k: v for k, v in keywords.items() if self.adapter.accepts(k)}
-        if self.adapter.accepts("dtype"):
-            call["dtype"] = dtype
+        the family's are required and the rest passed only where ``build`` takes them.
+        Its time is charged to the ``construction`` phase (:mod:`resclaims.costs`)."""
+        with phase("construction"):
+            return self._build(seed, dtype, device, keywords)
+
+    def _build(self, seed: int, dtype: torch.dtype, device: str | torch.device,
+               keywords: dict[str, Any]) -> nn.Module:
+        call = self._keywords(dtype, keywords)
         try:
             if self.adapter.accepts("generator"):
                 model = self.adapter.build(generator=generator(seed), **call)
@@ -146,7 +154,38 @@ class Subject:
         if not isinstance(model, nn.Module):
             raise SubjectError(
                 f"subject {self.name}: build returned {type(model).__name__}, not a torch.nn.Module")
-        return model.to(device=device, dtype=dtype)
+        return _moved(model, torch.device(device), dtype)
+
+    def _keywords(self, dtype: torch.dtype, keywords: dict[str, Any]) -> dict[str, Any]:
+        """The keywords ``build`` is called with: those it takes, and ``dtype``."""
+        missing = [k for k in self.family.keywords if not self.adapter.accepts(k)]
+        if missing:
+            raise SubjectError(
+                f"subject {self.name}: build does not accept keyword(s) {', '.join(missing)} "
+                f"required by family {self.family.name}")
+        call = {k: v for k, v in keywords.items() if self.adapter.accepts(k)}
+        if self.adapter.accepts("dtype"):
+            call["dtype"] = dtype
+        return call
+
+    def drawn(self, dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu",
+              **keywords: Any) -> Drawn | None:
+        """The models ``build(seed, ...)`` would give, as a skeleton and a per-seed draw
+        of their parameters (:class:`~resclaims.core.ensemble.Drawn`), when the adapter
+        has ``draw``; else None.  Draws use the same generator as ``build``, so the
+        values are bit-identical."""
+        draw = self.adapter.draw
+        if draw is None or not self.adapter.accepts("generator"):
+            return None
+        call = self._keywords(dtype, keywords)
+        with phase("construction"), torch.device("meta"):
+            skeleton = self.adapter.build(generator=generator(0), **call)
+        target = torch.device(device)
+
+        def draws(seed: int) -> Iterator[tuple[str, Tensor]]:
+            for name, value in draw(skeleton, generator(seed)):
+                yield name, value.to(target)
+        return Drawn(skeleton, draws)
 
     def blocks(self, model: nn.Module) -> list[nn.Module]:
         """The residual blocks of ``model`` in order, as the adapter names them."""
@@ -227,6 +266,16 @@ class Subject:
         except Exception as exc:  # the model itself crashed on the probe input
             raise SubjectError(f"subject {self.name}: model raised {type(exc).__name__} on the "
                                f"probe input: {exc}") from None
+
+
+def _moved(model: nn.Module, device: torch.device, dtype: torch.dtype) -> nn.Module:
+    """``model.to(device, dtype)``, skipped when every tensor is already there: ``.to``
+    visits every submodule, a cost per layer that a deep model pays for nothing."""
+    tensors = [*model.parameters(), *model.buffers()]
+    if all(t.device.type == device.type and (device.index is None or t.device.index == device.index)
+           and (t.dtype == dtype or not t.is_floating_point()) for t in tensors):
+        return model
+    return model.to(device=device, dtype=dtype)
 
 
 def scalar_output(model: nn.Module, blocks: Sequence[nn.Module], x: Tensor) -> None:

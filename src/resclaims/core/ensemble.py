@@ -8,19 +8,48 @@ model per seed and stacks all their parameters along a new leading axis s = 1..S
 each block, and the whole forward pass, is one ``vmap``-ed ``functional_call`` on
 tensors of shape (S, n, ...).  Modules that cannot be vmapped (BatchNorm updating
 running statistics in place, say) fall back to a loop over seeds with identical results.
+
+Construction costs what drawing the weights costs.  Models built by a factory are
+stacked one seed at a time (never two copies of the weights).  A family that can draw
+its parameters without building modules (:class:`Drawn`: a skeleton of the model on the
+meta device and a ``draw`` per seed) skips the S model builds; its seeds are drawn in
+parallel threads (one generator each, so the bits do not depend on the threads), and
+with ``stream=True`` a forward-only sweep draws block l for all seeds when it reaches
+it and frees it after: memory O(S x one block) instead of O(S x L blocks).
+
+A block whose class defines ``forward_stacked(params, h)`` (the block's own forward for
+S stacked parameter sets at once, e.g. batched matmuls) is applied with it rather than
+with a vmapped module call, once it has agreed with the vmapped call on the probe input.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import partial
 from typing import Callable, Iterator, Sequence
 
 import torch
 from torch import Tensor, nn
-from torch.func import functional_call, stack_module_state, vmap
+from torch.func import functional_call, vmap
+
+from resclaims.costs import phase
 
 Builder = Callable[[int], nn.Module]
 Blocks = Callable[[nn.Module], Sequence[nn.Module]]
 Trained = Callable[[nn.Module], Sequence[Tensor]]
+STREAM_BYTES = 64 * 2 ** 20  # a streamed ensemble draws blocks in chunks of about this size
+Draws = Iterator[tuple[str, Tensor]]
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """Parameters without models: ``skeleton`` is the model built on the meta device
+    (structure and shapes, no storage); ``draw(seed)`` yields the (name, tensor) pairs of
+    its parameters that ``build(seed)`` would hold, named as in ``named_parameters()``, in
+    the forward order (stem, blocks, head).  A skeleton with buffers cannot be drawn."""
+
+    skeleton: nn.Module
+    draw: Callable[[int], Draws]
 
 
 def model_blocks(model: nn.Module) -> Sequence[nn.Module]:
@@ -55,10 +84,17 @@ class Ensemble:
 
     ``blocks(model)`` lists a model's residual blocks in order; ``trained(model)`` its
     trained parameters (default: those of the blocks).  ``batched`` tells which path is
-    in use: stacked parameters under ``vmap`` (True) or a loop over the S models (False).
+    in use: stacked parameters (True) or a loop over the S models (False).
     ``transitions`` lists the blocks l (1-based) whose output shape differs from their
     input shape (stage transitions).  ``x``: the inputs, given or drawn by ``x(model)``
     from the first model; ``out_dim``: d, the width of the output.
+
+    ``drawn``: draw the parameters instead of building S models (see the module
+    docstring); ``stream``: with ``drawn``, draw each block when the forward pass reaches
+    it.  A streamed ensemble is forward-only: ``stem`` then ``block(l, .)`` for
+    l = 0, 1, ... in order, once each (as ``sweeps.log_norms`` calls them).
+    ``stacked_blocks``: use blocks' ``forward_stacked`` (False: the generic vmapped call,
+    for measuring it).
 
     Block-by-block calls (``block``) swap in each block's own parameters.  A parameter
     registered in several blocks (tied weights, a tau stored in every block) sends the
@@ -69,60 +105,127 @@ class Ensemble:
     """
 
     def __init__(self, build: Builder, seeds: Sequence[int], x: Tensor | Callable[[nn.Module], Tensor],
-                 blocks: Blocks = model_blocks, trained: Trained | None = None, batched: bool = True) -> None:
+                 blocks: Blocks = model_blocks, trained: Trained | None = None, batched: bool = True,
+                 drawn: Drawn | None = None, stream: bool = False, stacked_blocks: bool = True) -> None:
         self.seeds = list(seeds)
-        self.models = [build(s) for s in self.seeds]
-        x = x(self.models[0]) if callable(x) else x
-        self.x = x
+        self._use_stacked = stacked_blocks
         self._blocks_of = blocks
         self._trained_of = trained or (lambda m: [p for b in blocks(m) for p in b.parameters()])
-        template = self.models[0]
-        self.depth = len(blocks(template))
+        self._out_dim: int | None = None
+        self._transitions: list[int] | None = None
+        with phase("construction"):
+            if drawn is not None and batched and not any(True for _ in drawn.skeleton.buffers()):
+                self._construct_drawn(drawn, x, stream)
+            else:
+                self._construct_built(build, x, batched)
+        self.requires_grad_(False)  # the core asks for the gradients it needs
+
+    def _construct_built(self, build: Builder, x: Tensor | Callable[[nn.Module], Tensor], batched: bool) -> None:
+        template = build(self.seeds[0])
+        self.x = x(template) if callable(x) else x
+        self.depth = len(self._blocks_of(template))
+        self.streamed = False
         self.batched = batched and _vmappable(template)
         if self.batched:
             try:
-                self._stack(template)
+                self.params, self.buffers = _stacked_state(template, self.seeds, build)
+                self._index(template)
                 with torch.no_grad():
-                    self.out_dim = self.outputs(x[:2]).shape[-1]
+                    self._out_dim = self.outputs(self.x[:2]).shape[-1]  # also the trial of vmap
             except Exception:  # noqa: BLE001 - any failure under vmap means: use the loop
                 self.batched = False
-        with torch.no_grad():
-            if not self.batched:
-                self.out_dim = self.outputs(x[:2]).shape[-1]
-            h = self.stem(x[:2])
-            self.transitions = []
-            for layer in range(self.depth):
-                out = self.block(layer, h)
-                if out.shape != h.shape:
-                    self.transitions.append(layer + 1)
-                h = out
-        if self.batched:
-            self.models = [template]  # stacked copies hold the weights now; keep one template
-        else:
+        if not self.batched:
+            self.models = [template] + [build(s) for s in self.seeds[1:]]
             self._owned = [_ownership(self._blocks_of(m), self._trained_of(m)) for m in self.models]
-        self.requires_grad_(False)  # the core asks for the gradients it needs
+        else:
+            self.models = [template]  # stacked copies hold the weights now; keep one template
+        self._probe_transitions()
 
-    def _stack(self, template: nn.Module) -> None:
-        self.params, self.buffers = stack_module_state(self.models)
+    def _construct_drawn(self, drawn: Drawn, x: Tensor | Callable[[nn.Module], Tensor], stream: bool) -> None:
+        skeleton = drawn.skeleton
+        self.x = x(skeleton) if callable(x) else x
+        self.depth = len(self._blocks_of(skeleton))
+        self.batched, self.streamed, self.models = True, stream, [skeleton]
+        self.buffers = {}
+        shapes = {n: p.shape for n, p in skeleton.named_parameters()}
+        device, dtype = self.x.device, next(skeleton.parameters()).dtype
+        self._draws = [_Pushback(drawn.draw(s)) for s in self.seeds]
+        if stream:
+            self.params, self._next_layer, self._drawn_to, self._transitions = {}, 0, -1, []
+            self._sizes = {n: self.size * shape.numel() * dtype.itemsize for n, shape in shapes.items()}
+        else:
+            self.params = {n: torch.empty((self.size, *shape), dtype=dtype, device=device)
+                           for n, shape in shapes.items()}
+            _parallel(lambda s: _fill(self.params, s, self._draws[s], set(shapes)), self.size)
+        self._index(skeleton)
+        if not stream:
+            self._probe_transitions()
+
+    def _index(self, template: nn.Module) -> None:
+        """Which stacked parameters belong to which block, and how each block is called."""
         names = {id(m): n for n, m in template.named_modules()}
         self._block_modules = list(self._blocks_of(template))
-        self._block_state = []
-        for block in self._block_modules:
+        prefixes: dict[str, list[int]] = {}  # a module listed at several depths (tied units) has several
+        for l, block in enumerate(self._block_modules):
             if id(block) not in names:
                 raise RuntimeError("a residual block is not a submodule of the model")
-            prefix = names[id(block)] + "."
-            self._block_state.append((
-                {k[len(prefix):]: v for k, v in self.params.items() if k.startswith(prefix)},
-                {k[len(prefix):]: v for k, v in self.buffers.items() if k.startswith(prefix)}))
+            prefixes.setdefault(names[id(block)], []).append(l)
         param_names = {id(p): n for n, p in template.named_parameters()}
-        for block, (params, _) in zip(self._block_modules, self._block_state):
-            if len({id(p) for p in block.parameters()}) != len(params):
+        self._block_names: list[set[str]] = [set() for _ in self._block_modules]
+        self._buffer_names: list[set[str]] = [set() for _ in self._block_modules]
+        for owned, all_names in ((self._block_names, param_names.values()), (self._buffer_names, self.buffers)):
+            for name in all_names:
+                for l in _owners(name, prefixes):
+                    owned[l].add(name)
+        for block, own in zip(self._block_modules, self._block_names):
+            if len({id(p) for p in block.parameters()}) != len(own):
                 raise RuntimeError("a block reads a parameter registered elsewhere (tied weights): use the loop")
+        self._prefixes = [names[id(block)] + "." for block in self._block_modules]
+        self._block_state = [self._state_of(l) for l in range(self.depth)] if not self.streamed else []
         groups, shared = _ownership(self._block_modules, self._trained_of(template))
         self._groups = [[param_names[id(p)] for p in group] for group in groups]
         self._shared = [param_names[id(p)] for p in shared]
-        self._calls = [vmap(partial(_call, module)) for module in self._block_modules]
+        self._vmapped = [vmap(partial(_call, module)) for module in self._block_modules]
+        self._checked: dict[tuple, bool] = {}
+        self._stacked: dict[int, Callable[[dict[str, Tensor], Tensor], Tensor] | None] = {}
         self._template = template
+        # functional_call unties shared tensors by walking every module on every call;
+        # a model without any (the common case) is spared the walk
+        self._tied = (len(list(template.named_parameters(remove_duplicate=False)))
+                      + len(list(template.named_buffers(remove_duplicate=False)))
+                      != len(dict(template.named_parameters())) + len(dict(template.named_buffers())))
+
+    def _state_of(self, layer: int) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        prefix = self._prefixes[layer]
+        return ({n[len(prefix):]: self.params[n] for n in self._block_names[layer]},
+                {n[len(prefix):]: self.buffers[n] for n in self._buffer_names[layer]})
+
+    def _probe_transitions(self) -> None:
+        """``transitions`` from a forward pass on two inputs."""
+        self._transitions = []
+        with torch.no_grad():
+            h = self.stem(self.x[:2])
+            for layer in range(self.depth):
+                out = self.block(layer, h)
+                if out.shape != h.shape:
+                    self._transitions.append(layer + 1)
+                h = out
+
+    @property
+    def transitions(self) -> list[int]:
+        """The blocks l (1-based) whose output shape differs from their input shape (stage
+        transitions); a streamed ensemble knows them once its sweep has passed them all."""
+        if self._transitions is None or (self.streamed and self._next_layer < self.depth):
+            raise RuntimeError("a streamed ensemble knows its transitions after the sweep")
+        return self._transitions
+
+    @property
+    def out_dim(self) -> int:
+        """d, the width of the output (from a forward pass on two inputs)."""
+        if self._out_dim is None:
+            with torch.no_grad():
+                self._out_dim = self.outputs(self.x[:2]).shape[-1]
+        return self._out_dim
 
     @property
     def size(self) -> int:
@@ -132,18 +235,92 @@ class Ensemble:
         """h_0 (the input of block 1) for every seed: (S, n, ...)."""
         if not self.batched:
             return torch.stack([input_of(m, self._blocks_of(m)[0], x) for m in self.models])
+        params = self.params
+        if self.streamed:  # the stem's parameters are those drawn before block 1's
+            if self._next_layer != 0:
+                raise RuntimeError("a streamed ensemble runs the stem once, first")
+            with phase("construction"):
+                before = dict(self.params)
+                self._drawn_to = self._draw_before(0) - 1
+                params = {n: p for n, p in self.params.items() if n not in before}
         first = self._block_modules[0]
         return torch.stack([
             input_of(self._template, first, x, lambda v: functional_call(
-                self._template, ({k: p[s] for k, p in self.params.items()},
-                                 {k: b[s] for k, b in self.buffers.items()}), (v,)))
+                self._template, ({k: p[s] for k, p in params.items()},
+                                 {k: b[s] for k, b in self.buffers.items()}), (v,), tie_weights=self._tied))
             for s in range(self.size)])
 
     def block(self, layer: int, h: Tensor) -> Tensor:
         """h_l = block_l(h_{l-1}) for every seed: (S, n, ...) -> (S, n, ...)."""
-        if self.batched:
-            return self._calls[layer](*self._block_state[layer], h)
-        return torch.stack([self._blocks_of(m)[layer](h[s]) for s, m in enumerate(self.models)])
+        if not self.batched:
+            return torch.stack([self._blocks_of(m)[layer](h[s]) for s, m in enumerate(self.models)])
+        if self.streamed:
+            if layer != self._next_layer:
+                raise RuntimeError(f"a streamed ensemble runs its blocks once, in order: asked for block "
+                                   f"{layer + 1} after block {self._next_layer}")
+            if layer > self._drawn_to:
+                with phase("construction"):
+                    self._draw_ahead(layer)
+            state = self._state_of(layer)
+            self._next_layer += 1
+            out = self._apply_block(layer, state, h)
+            if out.shape != h.shape:
+                self._transitions.append(layer + 1)
+            for name in self._block_names[layer]:
+                del self.params[name]
+            return out
+        return self._apply_block(layer, self._block_state[layer], h)
+
+    def _apply_block(self, layer: int, state: tuple[dict[str, Tensor], dict[str, Tensor]], h: Tensor) -> Tensor:
+        """Block ``layer`` on stacked ``state``: its ``forward_stacked`` where it has one that
+        agrees with the vmapped module call (checked once per block signature), else vmap."""
+        module, generic = self._block_modules[layer], self._vmapped[layer]
+        if layer not in self._stacked:
+            stacked = _stacked_forward(module) if self._use_stacked else None
+            key = (type(module), tuple(sorted((n, t.shape) for n, t in state[0].items())), h.shape[2:], h.dtype)
+            if stacked is not None and key not in self._checked:
+                probe = h[:, :2]
+                self._checked[key] = _agree(stacked(state[0], probe), generic(*state, probe))
+            self._stacked[layer] = stacked if stacked is not None and self._checked[key] else None
+        stacked = self._stacked[layer]
+        return stacked(state[0], h) if stacked is not None else generic(*state, h)
+
+    def _draw_ahead(self, layer: int) -> None:
+        """Draw blocks ``layer``.. (and whatever lies between them) for every seed, as many
+        as fit in STREAM_BYTES (at least one): the stream's unit of work, large enough
+        that the threads' start-up is paid rarely."""
+        size = lambda l: sum(self._sizes[n] for n in self._block_names[l])  # noqa: E731
+        last, used = layer, size(layer)
+        while last + 1 < self.depth and used + size(last + 1) <= STREAM_BYTES:
+            last += 1
+            used += size(last)
+        self._drawn_to = self._draw_before(last + 1) - 1
+
+    def _draw_before(self, layer: int) -> int:
+        """Draw up to the parameters of the first block from ``layer`` on that has any;
+        returns that block (``depth`` when the draw ran to the end)."""
+        while layer < self.depth and not self._block_names[layer]:
+            layer += 1
+        self._draw_until(self._block_names[layer] if layer < self.depth else None)
+        return layer
+
+    def _draw_until(self, names: set[str] | None) -> None:
+        """Draw, for every seed in parallel, the parameters that come before ``names`` (a
+        block's; None: to the end) into the stacked dict."""
+        drawn: dict[str, Tensor] = {}
+
+        def one(s: int) -> None:
+            draws = self._draws[s]
+            for name, t in draws:
+                if names is not None and name in names:
+                    draws.push((name, t))
+                    return
+                if name not in drawn:
+                    drawn[name] = torch.empty((self.size, *t.shape), dtype=t.dtype, device=self.x.device)
+                drawn[name][s].copy_(t)
+        one(0)  # the first seed fixes the names and allocates; the others fill in parallel
+        _parallel(lambda s: one(s + 1), self.size - 1)
+        self.params.update(drawn)
 
     def blocks(self, h: Tensor) -> Tensor:
         """h_L from h_0, through every block."""
@@ -153,20 +330,28 @@ class Ensemble:
 
     def outputs(self, x: Tensor) -> Tensor:
         """The whole forward pass for every seed: x (n, ...) -> (S, n, d)."""
+        self._materialised("outputs")
         if self.batched:
-            template = self._template
-            return vmap(lambda p, b: functional_call(template, (p, b), (x,)))(self.params, self.buffers)
+            template, tied = self._template, self._tied
+            return vmap(lambda p, b: functional_call(template, (p, b), (x,), tie_weights=tied))(
+                self.params, self.buffers)
         return torch.stack([m(x) for m in self.models])
+
+    def _materialised(self, what: str) -> None:
+        if self.streamed:
+            raise RuntimeError(f"{what} needs every block's parameters: build the ensemble without stream=True")
 
     def block_parameters(self, layer: int) -> list[Tensor]:
         """The trained tensors of block ``layer``: stacked (S, ...) leaves when batched,
         else each model's tensors, model by model."""
+        self._materialised("block_parameters")
         if self.batched:
             return [self.params[n] for n in self._groups[layer]]
         return [p for groups, _ in self._owned for p in groups[layer]]
 
     def shared_parameters(self) -> list[Tensor]:
         """Trained tensors that belong to no single block (a tau shared by all blocks)."""
+        self._materialised("shared_parameters")
         if self.batched:
             return [self.params[n] for n in self._shared]
         return [p for _, shared in self._owned for p in shared]
@@ -225,3 +410,95 @@ def _vmappable(module: nn.Module) -> bool:
         if isinstance(sub, nn.modules.batchnorm._BatchNorm) and sub.training and sub.track_running_stats:
             return False
     return True
+
+
+class _Pushback:
+    """An iterator that can take back one item (the first of the next block)."""
+
+    def __init__(self, items: Iterator[tuple[str, Tensor]]) -> None:
+        self._items, self._back = items, []
+
+    def __iter__(self) -> "_Pushback":
+        return self
+
+    def __next__(self) -> tuple[str, Tensor]:
+        return self._back.pop() if self._back else next(self._items)
+
+    def push(self, item: tuple[str, Tensor]) -> None:
+        self._back.append(item)
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}  # by thread count, kept for the process's life
+
+
+def _parallel(work: Callable[[int], None], count: int) -> None:
+    """work(0..count-1), on up to torch.get_num_threads() threads (torch kernels release
+    the GIL; each seed has its own generator, so the bits do not depend on the order)."""
+    workers = min(count, torch.get_num_threads())
+    if workers <= 1:
+        for i in range(count):
+            work(i)
+        return
+    if workers not in _POOLS:
+        _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="resclaims-draw")
+    list(_POOLS[workers].map(work, range(count)))
+
+
+def _fill(stacked: dict[str, Tensor], seed: int, draws: Iterator[tuple[str, Tensor]], names: set[str]) -> None:
+    """Copy one seed's drawn parameters into its slot of the stacked tensors."""
+    missing = set(names)
+    for name, t in draws:
+        stacked[name][seed].copy_(t)
+        missing.discard(name)
+    if missing:
+        raise RuntimeError(f"draw yielded no value for {sorted(missing)[:3]}")
+
+
+def _stacked_state(template: nn.Module, seeds: Sequence[int], build: Builder
+                   ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    """Every parameter and buffer of the models built for ``seeds``, stacked along a new
+    leading axis, one model at a time (the template is the first seed's): the weights are
+    never held twice."""
+    params = {n: torch.empty((len(seeds), *p.shape), dtype=p.dtype, device=p.device)
+              for n, p in template.named_parameters()}
+    buffers = {n: torch.empty((len(seeds), *b.shape), dtype=b.dtype, device=b.device)
+               for n, b in template.named_buffers()}
+    for s, seed in enumerate(seeds):
+        model = template if s == 0 else build(seed)
+        for stacked, own in ((params, dict(model.named_parameters())), (buffers, dict(model.named_buffers()))):
+            if own.keys() != stacked.keys():
+                raise RuntimeError("models of different seeds have different parameters")
+            for n, t in own.items():
+                stacked[n][s].copy_(t.detach())
+    for n, p in template.named_parameters():  # the template's own tensors become views of the stack
+        p.data = params[n][0]
+    return params, buffers
+
+
+def _owners(name: str, prefixes: dict[str, list[int]]) -> list[int]:
+    """The blocks (indices) whose module path is the longest prefix of tensor ``name``."""
+    parts = name.split(".")
+    for k in range(len(parts) - 1, 0, -1):
+        layers = prefixes.get(".".join(parts[:k]))
+        if layers is not None:
+            return layers
+    return []
+
+
+def _stacked_forward(module: nn.Module) -> Callable[[dict[str, Tensor], Tensor], Tensor] | None:
+    """The block's ``forward_stacked``, if the class that defines it also defines the
+    ``forward`` in use: a subclass that rewrites ``forward`` alone (a variant detaching
+    its branch, say, which no forward value reveals) is applied by its own forward."""
+    owner = lambda name: next((c for c in type(module).__mro__ if name in vars(c)), None)  # noqa: E731
+    if owner("forward_stacked") is None or owner("forward_stacked") is not owner("forward"):
+        return None
+    return module.forward_stacked
+
+
+def _agree(a: Tensor, b: Tensor) -> bool:
+    """Two evaluations of one block equal to within a few units of roundoff."""
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    eps = torch.finfo(a.dtype).eps if a.is_floating_point() else 0.0
+    scale = float(b.abs().max()) if b.numel() else 0.0
+    return bool(torch.allclose(a, b, rtol=16 * eps, atol=16 * eps * scale))

@@ -26,22 +26,36 @@ def _sample_norms(h: Tensor) -> Tensor:
 
 
 def log_norms(ens: Ensemble, x: Tensor) -> Tensor:
-    """log ||h_l|| for l = 0..L: shape (S, n, L + 1), natural log, float64."""
+    """log ||h_l|| for l = 0..L: shape (S, n, L + 1), natural log, float64.
+
+    Per block this costs the block, one norm, one log and one range check of the norms
+    (a single host sync); samples are rescaled only after a check finds a norm outside
+    [2^-RESCALE, 2^RESCALE)."""
     with torch.no_grad():
         h = ens.stem(x)
-        exponent = torch.zeros(h.shape[:2], dtype=torch.float64, device=h.device)
+        exponent: Tensor | None = None  # accumulated base-2 exponents (S, n); None while all zero
         out = [_sample_norms(h).double().log()]
         for layer in range(ens.depth):
             h = ens.block(layer, h)
             norm = _sample_norms(h)
-            _, e = torch.frexp(norm)
-            e = torch.where((e.abs() > RESCALE) & (norm > 0), e, torch.zeros_like(e))
-            if bool(e.any()):
-                h = torch.ldexp(h, -e.view(*e.shape, *[1] * (h.dim() - 2)).to(h.dtype))
-                exponent = exponent + e.double()
-                norm = _sample_norms(h)
-            out.append(norm.double().log() + exponent * math.log(2.0))
+            lo, hi = torch.aminmax(norm)
+            if float(hi) >= 2.0 ** RESCALE or float(lo) < 2.0 ** -RESCALE:
+                h, norm, exponent = _rescaled(h, norm, exponent)
+            log = norm.double().log()
+            out.append(log if exponent is None else log + exponent * math.log(2.0))
     return torch.stack(out, dim=-1)
+
+
+def _rescaled(h: Tensor, norm: Tensor, exponent: Tensor | None) -> tuple[Tensor, Tensor, Tensor | None]:
+    """Samples whose norm has a base-2 exponent beyond +-RESCALE (and is not 0) divided
+    by that power of two, exactly; the exponent carried in ``exponent``."""
+    _, e = torch.frexp(norm)
+    e = torch.where((e.abs() > RESCALE) & (norm > 0), e, torch.zeros_like(e))
+    if not bool(e.any()):
+        return h, norm, exponent
+    h = torch.ldexp(h, -e.view(*e.shape, *[1] * (h.dim() - 2)).to(h.dtype))
+    exponent = e.double() if exponent is None else exponent + e.double()
+    return h, _sample_norms(h), exponent
 
 
 def log_growth(logs: Tensor, skip: Sequence[int] = ()) -> Tensor:

@@ -1,0 +1,109 @@
+"""What the gate costs and that cheaper is not different: cost accounting, drawn and
+streamed ensembles against built ones, stacked block calls against vmapped ones."""
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import torch
+
+from resclaims import costs
+from resclaims.cli import main
+from resclaims.core import data, sweeps
+from resclaims.core.ensemble import Ensemble
+from resclaims.engine import run
+from resclaims.models.zhang2019 import SUBJECTS, TauBlock
+from resclaims.models.zhang2019_mutants import DetachedBranchBlock
+
+REFERENCE = SUBJECTS[0]
+ARCHS = [dict(block="mlp"), dict(block="mlp", branch_depth=2, stages=3),
+         dict(block="conv", input="image", image=8, stages=2), dict(block="mlp", input="image", image=4)]
+
+
+def _keywords(arch: dict, depth: int = 6) -> dict:
+    return dict(depth=depth, tau=0.4, width=8, in_dim=5, out_dim=2, **arch)
+
+
+def _ensemble(arch: dict, how: str, seeds: int = 3) -> Ensemble:
+    kw = _keywords(arch)
+    drawn = None if how == "built" else REFERENCE.drawn(**kw)
+    return Ensemble(lambda s: REFERENCE.build(s, **kw), data.spawn(7, seeds),
+                    lambda m: REFERENCE.inputs(m, 4, 7, in_dim=5), blocks=REFERENCE.blocks,
+                    drawn=drawn, stream=how == "streamed", batched=how != "loop")
+
+
+@pytest.mark.parametrize("arch", ARCHS, ids=lambda a: "-".join(f"{v}" for v in a.values()))
+def test_drawn_parameters_are_the_built_ones(arch: dict) -> None:
+    built, drawn = _ensemble(arch, "built"), _ensemble(arch, "drawn")
+    assert built.params.keys() == drawn.params.keys()
+    for name, value in built.params.items():
+        assert torch.equal(value, drawn.params[name]), name
+
+
+@pytest.mark.parametrize("arch", ARCHS, ids=lambda a: "-".join(f"{v}" for v in a.values()))
+def test_streamed_sweep_is_bit_identical_and_frees_its_blocks(arch: dict) -> None:
+    built, streamed, loop = (_ensemble(arch, how) for how in ("built", "streamed", "loop"))
+    expected = sweeps.log_norms(built, built.x)
+    assert torch.equal(sweeps.log_norms(streamed, streamed.x), expected)
+    assert torch.allclose(sweeps.log_norms(loop, loop.x), expected, rtol=1e-12, atol=0)
+    assert streamed.transitions == built.transitions
+    assert not any(n.startswith("blocks.") for n in streamed.params)  # every block freed after use
+
+
+def test_streamed_ensemble_is_forward_only_and_in_order() -> None:
+    ens = _ensemble(ARCHS[0], "streamed")
+    with pytest.raises(RuntimeError, match="transitions after the sweep"):
+        ens.transitions
+    h = ens.stem(ens.x)
+    with pytest.raises(RuntimeError, match="once, in order"):
+        ens.block(1, h)
+    with pytest.raises(RuntimeError, match="without stream=True"):
+        ens.trained_parameters()
+
+
+def test_stacked_blocks_agree_with_vmapped_calls() -> None:
+    kw = _keywords(dict(block="mlp", branch_depth=2, stages=2))
+    make = lambda stacked: Ensemble(lambda s: REFERENCE.build(s, **kw), data.spawn(1, 4),  # noqa: E731
+                                    lambda m: REFERENCE.inputs(m, 4, 1, in_dim=5), blocks=REFERENCE.blocks,
+                                    stacked_blocks=stacked)
+    fast, generic = make(True), make(False)
+    assert torch.equal(sweeps.log_norms(fast, fast.x), sweeps.log_norms(generic, generic.x))
+    assert any(f is not None for f in fast._stacked.values())  # noqa: SLF001 - the fast path was taken
+
+
+def test_a_subclass_that_rewrites_forward_is_applied_by_its_own_forward() -> None:
+    """DetachedBranchBlock's forward values equal TauBlock's, so only the class rule keeps
+    TauBlock.forward_stacked from hiding its missing gradient."""
+    kw = dict(depth=3, tau=0.5, width=6, in_dim=5, out_dim=1, block_class=DetachedBranchBlock)
+    ens = Ensemble(lambda s: REFERENCE.build(s, **kw), data.spawn(0, 2), lambda m: REFERENCE.inputs(m, 4, 0, in_dim=5))
+    sweeps.log_norms(ens, ens.x)
+    assert set(ens._stacked.values()) == {None}  # noqa: SLF001
+    assert isinstance(ens._block_modules[0], TauBlock)  # noqa: SLF001
+
+
+def test_phases_are_charged_exclusively() -> None:
+    with costs.measure() as c:
+        with costs.phase("evidence"):
+            with costs.phase("construction"):
+                time.sleep(0.05)
+            time.sleep(0.02)
+        with costs.phase("judgement"):
+            pass
+    assert c.construction_s >= 0.05 and 0.02 <= c.evidence_s < 0.05
+    assert c.construction_s + c.evidence_s + c.judgement_s + c.other_s == pytest.approx(c.total_s)
+    assert c.peak_rss_mib > 0
+    with pytest.raises(ValueError, match="unknown phase"):
+        with costs.phase("shrinking"):
+            pass
+
+
+def test_results_carry_their_costs(tmp_path) -> None:
+    result = run("zhang2019.forward_stable", profile="smoke")
+    assert result.costs.construction_s > 0 and result.costs.evidence_s > 0
+    assert result.seconds == result.costs.total_s
+    out = tmp_path / "r.json"
+    assert main(["check", "--claims", "zhang2019.forward_stable", "--profile", "smoke", "--timings",
+                 "--json", str(out)]) == 0
+    saved = json.loads(out.read_text())["results"][0]["costs"]
+    assert set(saved) >= {"construction_s", "evidence_s", "judgement_s", "other_s", "total_s", "peak_rss_mib"}
