@@ -115,7 +115,9 @@ class TauBlock(nn.Module):
             else:
                 z = module(z)
         shortcut = h if isinstance(self.shortcut, nn.Identity) else torch.vmap(self.shortcut)(h)
-        return torch.relu(shortcut + self.tau * z)
+        if torch.is_grad_enabled():
+            return torch.relu(shortcut + self.tau * z)
+        return z.mul_(self.tau).add_(shortcut).relu_()  # in place: same bits (a + b = b + a), no allocations
 
 
 class TauResNet(nn.Module):
@@ -204,11 +206,18 @@ TAU_RESNET = Family(
 
 def draw_tau_resnet(skeleton: nn.Module, generator: torch.Generator) -> Iterator[tuple[str, Tensor]]:
     """The parameters ``tau_resnet`` draws, in its order, without building the model:
-    every weight N(0, 2/fan_in) but the head's N(0, 1/d), biases zero."""
+    every weight N(0, 2/fan_in) but the head's N(0, 1/d), biases zero.  One buffer per
+    shape is drawn into again and again (the caller copies each value before the next):
+    no allocation per layer, which in drawing threads would fragment the heap."""
     head = {id(p) for p in skeleton.head.parameters()}
+    buffers: dict[torch.Size, Tensor] = {}
     for name, p in skeleton.named_parameters():
-        value = torch.zeros(p.shape, dtype=p.dtype)
-        if not name.endswith("bias"):  # the head's weight is (d, width): variance 1/d
+        value = buffers.get(p.shape)
+        if value is None:
+            value = buffers[p.shape] = torch.empty(p.shape, dtype=p.dtype)
+        if name.endswith("bias"):
+            value.zero_()
+        else:  # the head's weight is (d, width): variance 1/d
             gaussian_(value, 1.0 / p.shape[0] if id(p) in head else 2.0 / p[0].numel(), generator)
         yield name, value
 

@@ -67,3 +67,24 @@ def test_population_gd_256_runs(benchmark, method: str) -> None:
     benchmark.group = "population GD, 256 runs x 20 steps"
     prob = bench_liu2019.problem()
     benchmark.pedantic(getattr(bench_liu2019, method), (prob, 20), rounds=1)
+
+
+@pytest.mark.parametrize("path", ["drawn", "built_per_seed", "previous_stack_module_state"])
+def test_construction_16_seeds(benchmark, path: str) -> None:
+    """Building the reference's ensemble, L = 128, m = 64, 16 seeds: drawn (Adapter.draw,
+    no model per seed), built once per seed and stacked one at a time (a user's factory),
+    and the stacking of the path before this work (S models, then
+    torch.func.stack_module_state: two copies of the weights).  The first two are whole
+    ensembles, with the probes every ensemble runs (a trial of the batched forward pass,
+    the stage transitions), which the third leaves out.  All three hold the same weights."""
+    kw = dict(depth=128, width=64, tau=1 / 16, in_dim=16, out_dim=1)
+    ref = SUBJECTS[0]
+    x = data.unit_sphere(8, 16, 0)
+    seeds = data.spawn(0, 16)
+    build = lambda s: ref.build(s, **kw)  # noqa: E731
+    run = {"drawn": lambda: Ensemble(build, seeds, x, drawn=ref.drawn(**kw)).params,
+           "built_per_seed": lambda: Ensemble(build, seeds, x).params,
+           "previous_stack_module_state": lambda: torch.func.stack_module_state([build(s) for s in seeds])[0]}[path]
+    benchmark.group = "construction L=128 m=64 S=16"
+    params = benchmark.pedantic(run, rounds=3, warmup_rounds=1)
+    assert torch.equal(params["blocks.5.branch.0.weight"][3], build(seeds[3]).blocks[5].branch[0].weight)

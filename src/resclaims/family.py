@@ -67,8 +67,9 @@ class Adapter:
     ``build`` returns under ``torch.device("meta")`` (shapes, no storage); ``draw`` yields
     ``(name, tensor)`` for each of its parameters, in the order of
     ``skeleton.named_parameters()`` (stem, blocks, head), with exactly the values ``build``
-    gives them.  Ensembles of many seeds then skip the per-seed builds and can stream
-    a deep model block by block; without it, ``build`` is called once per seed.
+    gives them; a yielded tensor may be drawn into again later (the caller copies it
+    before taking the next).  Ensembles of many seeds then skip the per-seed builds and
+    can stream a deep model block by block; without it, ``build`` is called once per seed.
     """
 
     build: Factory

@@ -23,6 +23,7 @@ with a vmapped module call, once it has agreed with the vmapped call on the prob
 """
 from __future__ import annotations
 
+import ctypes
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -177,6 +178,8 @@ class Ensemble:
             for name in all_names:
                 for l in _owners(name, prefixes):
                     owned[l].add(name)
+        inside = set().union(*self._block_names)
+        self._outside = [n for n in param_names.values() if n not in inside]  # stem, head, shared
         for block, own in zip(self._block_modules, self._block_names):
             if len({id(p) for p in block.parameters()}) != len(own):
                 raise RuntimeError("a block reads a parameter registered elsewhere (tied weights): use the loop")
@@ -235,8 +238,9 @@ class Ensemble:
         """h_0 (the input of block 1) for every seed: (S, n, ...)."""
         if not self.batched:
             return torch.stack([input_of(m, self._blocks_of(m)[0], x) for m in self.models])
-        params = self.params
-        if self.streamed:  # the stem's parameters are those drawn before block 1's
+        if not self.streamed:
+            params = {n: self.params[n] for n in self._outside}  # the stem's are among them
+        else:  # the stem's parameters are those drawn before block 1's
             if self._next_layer != 0:
                 raise RuntimeError("a streamed ensemble runs the stem once, first")
             with phase("construction"):
@@ -289,6 +293,7 @@ class Ensemble:
         """Draw blocks ``layer``.. (and whatever lies between them) for every seed, as many
         as fit in STREAM_BYTES (at least one): the stream's unit of work, large enough
         that the threads' start-up is paid rarely."""
+        _trim_heap()
         size = lambda l: sum(self._sizes[n] for n in self._block_names[l])  # noqa: E731
         last, used = layer, size(layer)
         while last + 1 < self.depth and used + size(last + 1) <= STREAM_BYTES:
@@ -428,6 +433,21 @@ class _Pushback:
         self._back.append(item)
 
 
+def _trim_heap() -> None:
+    """Hand freed C-heap memory back to the OS (glibc's ``malloc_trim``; elsewhere a
+    no-op).  Activations freed by torch's worker threads stay in per-thread arenas
+    otherwise, and a streamed sweep's resident memory would grow with L (2.4 GB against
+    0.4 GB at L = 1024, m = 256, 16 seeds, measured)."""
+    if not _LIBC:
+        try:
+            _LIBC.append(ctypes.CDLL("libc.so.6").malloc_trim)
+        except (OSError, AttributeError):
+            _LIBC.append(None)
+    if _LIBC[0] is not None:
+        _LIBC[0](0)
+
+
+_LIBC: list = []
 _POOLS: dict[int, ThreadPoolExecutor] = {}  # by thread count, kept for the process's life
 
 
