@@ -209,6 +209,8 @@ def draw_tau_resnet(skeleton: nn.Module, generator: torch.Generator) -> Iterator
     every weight N(0, 2/fan_in) but the head's N(0, 1/d), biases zero.  One buffer per
     shape is drawn into again and again (the caller copies each value before the next):
     no allocation per layer, which in drawing threads would fragment the heap."""
+    if any(type(block) is not TauBlock for block in skeleton.blocks):
+        raise ValueError("draw_tau_resnet draws the reference's TauBlocks only; build variants")
     head = {id(p) for p in skeleton.head.parameters()}
     buffers: dict[torch.Size, Tensor] = {}
     for name, p in skeleton.named_parameters():

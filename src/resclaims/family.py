@@ -179,13 +179,16 @@ class Subject:
         if draw is None or not self.adapter.accepts("generator"):
             return None
         call = self._keywords(dtype, keywords)
-        with phase("construction"), torch.device("meta"):
-            skeleton = self.adapter.build(generator=generator(0), **call)
+        try:
+            with phase("construction"), torch.device("meta"):
+                skeleton = self.adapter.build(generator=generator(0), **call).to(dtype=dtype)
+        except Exception:  # noqa: BLE001 - a builder that cannot run on the meta device is built per seed
+            return None
         target = torch.device(device)
 
         def draws(seed: int) -> Iterator[tuple[str, Tensor]]:
             for name, value in draw(skeleton, generator(seed)):
-                yield name, value.to(target)
+                yield name, value.to(target, dtype if value.is_floating_point() else value.dtype)
         return Drawn(skeleton, draws)
 
     def blocks(self, model: nn.Module) -> list[nn.Module]:

@@ -115,9 +115,13 @@ class Ensemble:
         self._out_dim: int | None = None
         self._transitions: list[int] | None = None
         with phase("construction"):
-            if drawn is not None and batched and not any(True for _ in drawn.skeleton.buffers()):
-                self._construct_drawn(drawn, x, stream)
-            else:
+            built = drawn is None or not batched or any(True for _ in drawn.skeleton.buffers())
+            if not built:
+                try:
+                    self._construct_drawn(drawn, x, stream)
+                except Exception:  # noqa: BLE001 - a skeleton the stacked path cannot use: build
+                    built = True
+            if built:
                 self._construct_built(build, x, batched)
         self.requires_grad_(False)  # the core asks for the gradients it needs
 
@@ -135,6 +139,9 @@ class Ensemble:
                     self._out_dim = self.outputs(self.x[:2]).shape[-1]  # also the trial of vmap
             except Exception:  # noqa: BLE001 - any failure under vmap means: use the loop
                 self.batched = False
+                for p in template.parameters():  # unpin the stack: the loop holds its own models
+                    p.data = p.data.clone()
+                self.params, self.buffers = {}, {}
         if not self.batched:
             self.models = [template] + [build(s) for s in self.seeds[1:]]
             self._owned = [_ownership(self._blocks_of(m), self._trained_of(m)) for m in self.models]
@@ -146,20 +153,21 @@ class Ensemble:
         skeleton = drawn.skeleton
         self.x = x(skeleton) if callable(x) else x
         self.depth = len(self._blocks_of(skeleton))
-        self.batched, self.streamed, self.models = True, stream, [skeleton]
+        self.batched, self.streamed, self.models = True, stream and _streamable(skeleton, self._blocks_of, self.x), [skeleton]
         self.buffers = {}
-        shapes = {n: p.shape for n, p in skeleton.named_parameters()}
-        device, dtype = self.x.device, next(skeleton.parameters()).dtype
+        shapes = {n: (p.shape, p.dtype) for n, p in skeleton.named_parameters()}
+        device = self.x.device
         self._draws = [_Pushback(drawn.draw(s)) for s in self.seeds]
-        if stream:
+        if self.streamed:
             self.params, self._next_layer, self._drawn_to, self._transitions = {}, 0, -1, []
-            self._sizes = {n: self.size * shape.numel() * dtype.itemsize for n, shape in shapes.items()}
+            self._stem_done = False
+            self._sizes = {n: self.size * shape.numel() * dtype.itemsize for n, (shape, dtype) in shapes.items()}
         else:
             self.params = {n: torch.empty((self.size, *shape), dtype=dtype, device=device)
-                           for n, shape in shapes.items()}
+                           for n, (shape, dtype) in shapes.items()}
             _parallel(lambda s: _fill(self.params, s, self._draws[s], set(shapes)), self.size)
         self._index(skeleton)
-        if not stream:
+        if not self.streamed:
             self._probe_transitions()
 
     def _index(self, template: nn.Module) -> None:
@@ -178,8 +186,6 @@ class Ensemble:
             for name in all_names:
                 for l in _owners(name, prefixes):
                     owned[l].add(name)
-        inside = set().union(*self._block_names)
-        self._outside = [n for n in param_names.values() if n not in inside]  # stem, head, shared
         for block, own in zip(self._block_modules, self._block_names):
             if len({id(p) for p in block.parameters()}) != len(own):
                 raise RuntimeError("a block reads a parameter registered elsewhere (tied weights): use the loop")
@@ -239,10 +245,11 @@ class Ensemble:
         if not self.batched:
             return torch.stack([input_of(m, self._blocks_of(m)[0], x) for m in self.models])
         if not self.streamed:
-            params = {n: self.params[n] for n in self._outside}  # the stem's are among them
-        else:  # the stem's parameters are those drawn before block 1's
-            if self._next_layer != 0:
+            params = self.params
+        else:  # the stem's parameters are those drawn before block 1's (checked: _streamable)
+            if self._stem_done:
                 raise RuntimeError("a streamed ensemble runs the stem once, first")
+            self._stem_done = True
             with phase("construction"):
                 before = dict(self.params)
                 self._drawn_to = self._draw_before(0) - 1
@@ -284,7 +291,11 @@ class Ensemble:
             key = (type(module), tuple(sorted((n, t.shape) for n, t in state[0].items())), h.shape[2:], h.dtype)
             if stacked is not None and key not in self._checked:
                 probe = h[:, :2]
-                self._checked[key] = _agree(stacked(state[0], probe), generic(*state, probe))
+                expected = generic(*state, probe)
+                try:  # on a copy: a stacked forward working in place must not touch h
+                    self._checked[key] = _agree(stacked(state[0], probe.clone()), expected)
+                except Exception:  # noqa: BLE001 - a stacked forward that fails is not used
+                    self._checked[key] = False
             self._stacked[layer] = stacked if stacked is not None and self._checked[key] else None
         stacked = self._stacked[layer]
         return stacked(state[0], h) if stacked is not None else generic(*state, h)
@@ -431,6 +442,36 @@ class _Pushback:
 
     def push(self, item: tuple[str, Tensor]) -> None:
         self._back.append(item)
+
+
+def _streamable(skeleton: nn.Module, blocks: Blocks, x: Tensor) -> bool:
+    """Whether the parameters come in forward order, as streaming assumes: each block
+    once (no unit listed at two depths), blocks in order and each block's together, and
+    every parameter the stem reads (those of the modules that run before block 1, found
+    on the meta device, and the model's own) before block 1's."""
+    modules = list(blocks(skeleton))
+    if len({id(m) for m in modules}) != len(modules):
+        return False
+    names = {id(m): n for n, m in skeleton.named_modules()}
+    prefixes = {names.get(id(m), ""): [l] for l, m in enumerate(modules)}
+    order = [(_owners(n, prefixes) or [None])[0] for n, _ in skeleton.named_parameters()]
+    seen = [l for l in order if l is not None]
+    if not seen or seen != sorted(seen):
+        return False
+    first = order.index(seen[0])
+    last = len(order) - order[::-1].index(seen[-1])
+    if any(l is None for l in order[first:last]):
+        return False
+    called: list[nn.Module] = []
+    hooks = [m.register_forward_pre_hook(lambda module, args: called.append(module)) for m in skeleton.modules()]
+    try:
+        input_of(skeleton, modules[0], x[:1].to("meta"))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    stem = {id(p) for m in called if m is not modules[0] for p in m.parameters(recurse=m is not skeleton)}
+    position = {id(p): i for i, (_, p) in enumerate(skeleton.named_parameters())}
+    return all(position[q] < first for q in stem if q in position)
 
 
 def _trim_heap() -> None:
