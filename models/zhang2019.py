@@ -24,6 +24,7 @@ average pooling for conv blocks.
 from __future__ import annotations
 
 import math
+import weakref
 from functools import partial
 from typing import Any, Iterator, Sequence
 
@@ -204,24 +205,41 @@ TAU_RESNET = Family(
         "branch_parameters(model)).  A bare factory is an Adapter whose model has `.blocks`.",
 )
 
+
+
 def draw_tau_resnet(skeleton: nn.Module, generator: torch.Generator) -> Iterator[tuple[str, Tensor]]:
     """The parameters ``tau_resnet`` draws, in its order, without building the model:
-    every weight N(0, 2/fan_in) but the head's N(0, 1/d), biases zero.  One buffer per
-    shape is drawn into again and again (the caller copies each value before the next):
-    no allocation per layer, which in drawing threads would fragment the heap."""
-    if any(type(block) is not TauBlock for block in skeleton.blocks):
-        raise ValueError("draw_tau_resnet draws the reference's TauBlocks only; build variants")
-    head = {id(p) for p in skeleton.head.parameters()}
+    every weight N(0, 2/fan_in) but the head's N(0, 1/d), biases zero (variance None in
+    the plan).  One buffer per shape is drawn into again and again (the caller copies
+    each value before taking the next)."""
     buffers: dict[torch.Size, Tensor] = {}
-    for name, p in skeleton.named_parameters():
-        value = buffers.get(p.shape)
+    for name, shape, dtype, variance in _draw_plan(skeleton):
+        value = buffers.get(shape)
         if value is None:
-            value = buffers[p.shape] = torch.empty(p.shape, dtype=p.dtype)
-        if name.endswith("bias"):
+            value = buffers[shape] = torch.empty(shape, dtype=dtype)
+        if variance is None:
             value.zero_()
-        else:  # the head's weight is (d, width): variance 1/d
-            gaussian_(value, 1.0 / p.shape[0] if id(p) in head else 2.0 / p[0].numel(), generator)
+        else:
+            gaussian_(value, variance, generator)
         yield name, value
+
+
+_PLANS: "weakref.WeakKeyDictionary[nn.Module, list]" = weakref.WeakKeyDictionary()
+
+
+def _draw_plan(skeleton: nn.Module) -> list[tuple[str, torch.Size, torch.dtype, float | None]]:
+    """(name, shape, dtype, variance) of each parameter in order, worked out once per
+    skeleton rather than once per seed (a walk over every module of a deep model)."""
+    plan = _PLANS.get(skeleton)
+    if plan is None:
+        if any(type(block) is not TauBlock for block in skeleton.blocks):
+            raise ValueError("draw_tau_resnet draws the reference's TauBlocks only; build variants")
+        head = {id(p) for p in skeleton.head.parameters()}
+        plan = _PLANS[skeleton] = [  # the head's weight is (d, width): variance 1/d
+            (name, p.shape, p.dtype, None if name.endswith("bias") else
+             1.0 / p.shape[0] if id(p) in head else 2.0 / p[0].numel())
+            for name, p in skeleton.named_parameters()]
+    return plan
 
 
 REFERENCE = Adapter(build=tau_resnet, draw=draw_tau_resnet)
