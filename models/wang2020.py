@@ -1,0 +1,117 @@
+"""Wang et al., "Is the Skip Connection Provable to Reform the Neural Network Loss
+Landscape?" (IJCAI 2020, arXiv:2006.05939), with Freeman & Bruna (ICLR 2017,
+arXiv:1611.01540): the skip network, as a family.
+
+A skip network feeds its input x in R^n straight into a layer of m ReLU units read by
+a linear readout a in R^m, beside a deep ReLU branch h_L (L layers of width ``hidden``,
+h_0 = x, h_l = relu(V_l h_(l-1))).  Two forms [RECON], and the base net [PAPER, F&B]:
+
+    additive      f(x) = sum_i a_i relu(w_i . x) + c . h_L(x)
+    last_hidden   f(x) = sum_i a_i relu(w_i . x + u_i . h_L(x))
+    two_layer     f(x) = sum_i a_i relu(w_i . x)          (F&B's two-layer ReLU net)
+
+and the control without the skip: ``plain``, f(x) = sum_i a_i relu(w_i . h_L(x)), a
+deep ReLU net whose last layer has the same m units (its parameter count differs from
+``additive`` by m (hidden - n) - hidden: reported beside the comparison, not matched).
+Biases enter through the data (x = (x', 1), F&B's x-bar), so the units have none.
+
+A subject names the unit layer through parts (``Adapter.parts``; defaults: attributes):
+``units`` (W, one row w_i per unit, m x n, the effective weight the units apply to x),
+``readout`` (a, m entries, any shape) and, for the last-hidden form, ``lateral`` (U,
+one row u_i per unit).  Claims permute, rescale and merge units through these.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from resclaims.family import Adapter, Family, Subject, SubjectError
+
+__all__ = ["SKIP_NET", "FORMS", "SKIP_FORMS", "SkipNet", "skip_net", "SUBJECTS"]
+
+SKIP_FORMS = ("additive", "last_hidden", "two_layer")
+FORMS = SKIP_FORMS + ("plain",)
+
+
+class SkipNet(nn.Module):
+    """The four forms above; see the module docstring."""
+
+    def __init__(self, in_dim: int, width: int, form: str, depth: int, hidden: int, generator: torch.Generator,
+                 dtype: torch.dtype) -> None:
+        super().__init__()
+        if form not in FORMS:
+            raise ValueError(f"unknown form {form!r}; choose one of {FORMS}")
+        self.form, self.input_shape = form, (in_dim,)
+        sizes = [in_dim] + [hidden] * depth if form != "two_layer" else [in_dim]
+        self.deep = nn.ParameterList(
+            nn.Parameter(torch.randn(b, a, generator=generator, dtype=dtype) * math.sqrt(2.0 / a))
+            for a, b in zip(sizes, sizes[1:]))
+        fan_in = hidden if form == "plain" else in_dim
+        self.units = nn.Parameter(torch.randn(width, fan_in, generator=generator, dtype=dtype) / math.sqrt(fan_in))
+        self.readout = nn.Parameter(torch.randn(width, generator=generator, dtype=dtype) / math.sqrt(width))
+        if form == "additive":
+            self.branch_out = nn.Parameter(torch.randn(hidden, generator=generator, dtype=dtype) / math.sqrt(hidden))
+        if form == "last_hidden":
+            self.lateral = nn.Parameter(torch.randn(width, hidden, generator=generator, dtype=dtype)
+                                        / math.sqrt(hidden))
+
+    def features(self, x: Tensor) -> Tensor:
+        """h_L(x), (N, hidden) (x itself for the two-layer form)."""
+        h = x
+        for v in self.deep:
+            h = torch.relu(h @ v.T)
+        return h
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = self.features(x)
+        if self.form == "plain":
+            return torch.relu(h @ self.units.T) @ self.readout
+        pre = x @ self.units.T
+        if self.form == "last_hidden":
+            pre = pre + h @ self.lateral.T
+        out = torch.relu(pre) @ self.readout
+        return out + h @ self.branch_out if self.form == "additive" else out
+
+
+def skip_net(in_dim: int, width: int, *, generator: torch.Generator, dtype: torch.dtype = torch.float64,
+             form: str = "additive", depth: int = 2, hidden: int = 16) -> SkipNet:
+    """A skip network (``form``) with m = ``width`` units on x in R^``in_dim``."""
+    return SkipNet(in_dim, width, form, depth, hidden, generator, dtype)
+
+
+def _validate(model: nn.Module, blocks: list, x: Tensor) -> None:
+    """Scalar output per input, and the unit layer's parts of the right sizes."""
+    out = model(x.clone())
+    if out.shape != (x.shape[0],):
+        raise SubjectError(f"model maps inputs {tuple(x.shape)} to {tuple(out.shape)}, expected ({x.shape[0]},)")
+
+
+SKIP_NET = Family(
+    name="skip-net",
+    keywords=("in_dim", "width"),
+    probe={"in_dim": 3, "width": 4},
+    validate=_validate,
+    doc="f(x) = a . relu(W x [+ U h_L(x)]) [+ c . h_L(x)]: m ReLU units fed by x (the skip) and read by a, "
+        "beside a deep ReLU branch; build(in_dim, width) names units (W), readout (a), optionally lateral (U)",
+    blocks=False,
+)
+
+
+def _reference(name: str, doc: str, forms: tuple[str, ...]) -> Subject:
+    def build(in_dim: int, width: int, *, generator: torch.Generator, dtype: torch.dtype = torch.float64,
+              form: str = forms[0], depth: int = 2, hidden: int = 16) -> SkipNet:
+        if form not in forms:
+            raise ValueError(f"{name} builds forms {forms}, not {form!r}")
+        return skip_net(in_dim, width, generator=generator, dtype=dtype, form=form, depth=depth, hidden=hidden)
+    fixed = {"form": forms[0]} if len(forms) == 1 else {}
+    return Subject(name, SKIP_NET, Adapter(build, fixed=fixed), doc)
+
+
+SUBJECTS = [
+    _reference("wang2020.reference", "skip networks: additive, input-to-last-hidden [RECON] and F&B's two-layer net "
+               "(and, asked for form='plain', their counterpart without the skip)", FORMS),
+    _reference("wang2020.plain", "the control without skip: a deep ReLU net whose last layer has the m units",
+               ("plain",)),
+]
