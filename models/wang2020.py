@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 from resclaims.family import Adapter, Family, Subject, SubjectError
 
-__all__ = ["SKIP_NET", "FORMS", "SKIP_FORMS", "SkipNet", "skip_net", "SUBJECTS"]
+__all__ = ["SKIP_NET", "FORMS", "SKIP_FORMS", "SkipNet", "LinearNet", "skip_net", "SUBJECTS"]
 
 SKIP_FORMS = ("additive", "last_hidden", "two_layer")
 FORMS = SKIP_FORMS + ("plain",)
@@ -79,6 +79,19 @@ def skip_net(in_dim: int, width: int, *, generator: torch.Generator, dtype: torc
              form: str = "additive", depth: int = 2, hidden: int = 16) -> SkipNet:
     """A skip network (``form``) with m = ``width`` units on x in R^``in_dim``."""
     return SkipNet(in_dim, width, form, depth, hidden, generator, dtype)
+
+
+class LinearNet(nn.Module):
+    """The calibration model of F&B Prop. 2.2: f(x) = a . (W x), m linear units (no subject: a
+    fixed problem whose sub-level sets are connected, so its true barriers are 0)."""
+
+    def __init__(self, in_dim: int, width: int, generator: torch.Generator, dtype: torch.dtype = torch.float64) -> None:
+        super().__init__()
+        self.units = nn.Parameter(torch.randn(width, in_dim, generator=generator, dtype=dtype) / math.sqrt(in_dim))
+        self.readout = nn.Parameter(torch.randn(width, generator=generator, dtype=dtype) / math.sqrt(width))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return (x @ self.units.T) @ self.readout
 
 
 def _validate(model: nn.Module, blocks: list, x: Tensor) -> None:

@@ -24,6 +24,9 @@ from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
 
+CHUNK = 128  # rows of theta per batched model call
+
+
 @dataclass(frozen=True)
 class Units:
     """Names of the parameters of one hidden layer of ``count`` = m units: ``incoming``
@@ -53,6 +56,7 @@ class Flat:
         self.sizes = [named[n].numel() for n in self.names]
         self.fixed = {n: named[n].detach() for n in frozen}
         self.dim = sum(self.sizes)
+        self.chunk = CHUNK
 
     def point(self) -> Tensor:
         """The model's current theta (D,)."""
@@ -73,8 +77,10 @@ class Flat:
         return vmap(self.output)(thetas)
 
     def loss(self, thetas: Tensor) -> Tensor:
-        """F(theta_p) = (1/N) sum_i (f(x_i; theta_p) - y_i)^2 per row: (P,)."""
-        return (self.outputs(thetas) - self.y).pow(2).mean(-1)
+        """F(theta_p) = (1/N) sum_i (f(x_i; theta_p) - y_i)^2 per row: (P,), evaluated
+        ``chunk`` rows at a time so that a dense path profile (hundreds of points) holds
+        the activations of at most ``chunk`` models at once."""
+        return torch.cat([(self.outputs(part) - self.y).pow(2).mean(-1) for part in thetas.split(self.chunk)])
 
     def rows(self, theta: Tensor, name: str, m: int) -> Tensor:
         """Parameter ``name`` of theta viewed as (m, -1)."""
