@@ -79,7 +79,10 @@ def polish(F: Batched, start: Tensor, iterations: int = 300) -> Descent:
     def closure() -> Tensor:
         opt.zero_grad()
         value = F(point).sum()
-        value.backward()
+        if value.requires_grad:
+            value.backward()
+        else:  # F does not depend on theta: gradient 0, nothing to do
+            point.grad = torch.zeros_like(point)
         return value
     with torch.enable_grad():
         opt.step(closure)

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
 
-CHUNK = 128  # rows of theta per batched model call
+CHUNK = 256  # rows of theta per batched model call
 
 
 @dataclass(frozen=True)

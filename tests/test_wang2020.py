@@ -1,0 +1,176 @@
+"""The wang2020 machinery: the flat-parameter view and the unit symmetries the barrier
+estimators rely on (the notes' path-code bugs: flatten and unflatten in different
+orders, a permutation that moves w but not a), batched descent, the data, and the
+judges of the statistical claims on evidence made to fail."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from resclaims import registry
+from resclaims.claim import Context, Scale
+from resclaims.claims import wang2020
+from resclaims.core import descent
+from resclaims.core.data import generator
+from resclaims.core.flat import Flat, Units
+from resclaims.engine import run
+from resclaims.family import Adapter, Subject, SubjectError
+from resclaims.models.wang2020 import SKIP_NET, skip_net
+from resclaims.strategies.sublevel import inputs, teacher_data
+
+CTX = Context("cpu", 1e-3, Scale(1024, 2 ** 20))
+SETTING = {"in_dim": 2, "bias": True, "samples": 64, "inputs": "sphere", "seed": 3, "teacher": 2,
+           "form": "last_hidden", "depth": 2, "hidden": 8}
+
+
+def _flat(form: str = "last_hidden", width: int = 5) -> tuple[Flat, Units, torch.Tensor]:
+    x, y = teacher_data({**SETTING, "form": form})
+    net = skip_net(3, width, generator=generator(1), form=form, depth=2, hidden=8)
+    units = Units(("units", "lateral") if form == "last_hidden" else ("units",), ("readout",), width)
+    return Flat(net, x, y), units, x
+
+
+def test_flatten_and_unflatten_agree_and_reproduce_the_model() -> None:
+    flat, _, x = _flat()
+    theta = flat.point()
+    named = dict(flat.model.named_parameters())
+    assert all(torch.equal(flat.unflatten(theta)[n], named[n]) for n in flat.names)
+    assert torch.equal(flat.output(theta), flat.model(x).detach())
+    assert torch.equal(flat.loss(theta[None])[0], (flat.model(x) - flat.y).pow(2).mean().detach())
+
+
+def test_chunked_loss_equals_one_call() -> None:
+    flat, _, _ = _flat()
+    thetas = flat.point() + 0.1 * torch.randn(7, flat.dim, generator=generator(2), dtype=torch.float64)
+    whole = flat.loss(thetas)
+    flat.chunk = 2
+    assert torch.allclose(flat.loss(thetas), whole, rtol=1e-14, atol=0)
+
+
+def test_relabelling_moves_every_unit_tensor_and_alignment_undoes_it() -> None:
+    flat, units, _ = _flat()
+    theta = flat.point()
+    perm = torch.randperm(5, generator=generator(4))
+    copy = flat.permute(theta, units, perm)
+    assert torch.allclose(flat.output(copy), flat.output(theta), rtol=0, atol=1e-14)
+    assert torch.equal(flat.rows(copy, "readout", 5), flat.rows(theta, "readout", 5)[perm])
+    assert torch.equal(flat.align(theta, copy, units), theta)
+    moved_w_only = flat.permute(theta, Units(("units",), (), 5), perm)  # the notes' bug: a not moved
+    assert not torch.allclose(flat.output(moved_w_only), flat.output(theta))
+
+
+def test_normalize_puts_incoming_rows_at_unit_norm_without_changing_f() -> None:
+    flat, units, _ = _flat()
+    theta = flat.point()
+    unit = flat.normalize(theta, units)
+    assert torch.allclose(flat.incoming_norms(unit, units), torch.ones(5, dtype=torch.float64), atol=1e-14)
+    assert torch.allclose(flat.output(unit), flat.output(theta), rtol=1e-13, atol=1e-14)
+
+
+def test_a_readout_stored_as_one_row_is_viewed_per_unit() -> None:
+    subject = registry.subjects()["wang2020.linear_layers"]
+    x, y = teacher_data({**SETTING, "form": "additive"})
+    net = wang2020.Net(subject, {**SETTING, "form": "additive"}, 4, x, y)
+    a = dict(net.model.named_parameters())[net.a]
+    assert a.shape == (1, 4) and torch.equal(net.rows(net.theta, net.a)[:, 0], a[0].detach())
+
+
+def test_batched_adam_is_independent_per_row() -> None:
+    flat, _, _ = _flat("two_layer")
+    start = flat.point() + 0.3 * torch.randn(3, flat.dim, generator=generator(5), dtype=torch.float64)
+    together = descent.adam(flat.loss, start, 50).points
+    alone = torch.cat([descent.adam(flat.loss, row[None], 50).points for row in start])
+    assert torch.allclose(together, alone, rtol=1e-12, atol=1e-14)
+
+
+def test_gradient_of_a_constant_is_zero() -> None:
+    values, grad = descent.gradient(lambda t: torch.zeros(t.shape[0], dtype=t.dtype), torch.ones(2, 3))
+    assert torch.equal(grad, torch.zeros(2, 3))
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "sphere", "heavy-tailed"])
+def test_inputs_have_the_drawn_shape_and_bias(kind: str) -> None:
+    x = inputs({**SETTING, "inputs": kind, "in_dim": 4, "bias": True})
+    assert x.shape == (64, 5) and torch.equal(x[:, -1], torch.ones(64, dtype=torch.float64))
+    if kind == "sphere":
+        assert torch.allclose(x[:, :4].norm(dim=1), torch.ones(64, dtype=torch.float64))
+
+
+def test_teacher_is_realizable_by_a_two_layer_student() -> None:
+    x, y = teacher_data(SETTING)
+    g = generator(SETTING["seed"] + 1)
+    v = torch.randn(2, 3, generator=g, dtype=torch.float64)
+    v = v / v.norm(dim=1, keepdim=True)
+    b = torch.randn(2, generator=g, dtype=torch.float64)
+    assert torch.equal(torch.relu(x @ v.T) @ b, y)
+
+
+def test_arc_cosine_kernel_values() -> None:
+    assert wang2020.arc_cosine(0.0) == pytest.approx(1.0)
+    assert wang2020.arc_cosine(math.pi / 2) == pytest.approx(1 / math.pi)
+
+
+def test_components_count_connected_minima_inside_the_level() -> None:
+    row = {"losses": [0.0, 0.0, 0.0, 5.0], "pairs": [(0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3)],
+           "path_max": [0.5, 2.0, 2.0, 9.0, 9.0, 9.0]}
+    assert wang2020.components(row, 1.0) == (2, 3)   # {0, 1}, {2}; minimum 3 lies above the level
+    assert wang2020.components(row, 10.0) == (1, 4)
+
+
+def _evidence(medians: list[float]) -> dict:
+    rows = []
+    for width, level in zip((8, 32, 128), medians):
+        spread = [level * f for f in (0.5, 0.8, 1.0, 1.25, 2.0)]
+        rows.append({"width": width, "pairs": [(0, 1)] * 5, "aligned": spread, "linear": spread,
+                     "bezier": spread[:2], "descent_gain": [0.0] * 5, "losses": [0.0] * 5,
+                     "gradient_norms": [0.0] * 5})
+    return {"floor": 1e-6, "widths": rows, "n": 3}
+
+
+def test_barrier_judge_holds_on_falling_barriers_and_fails_on_flat_ones() -> None:
+    setting = {"seed": 0}
+    falling = wang2020._barrier_judge(setting, _evidence([1e-2, 3e-3, 1e-3]), CTX)
+    flat = wang2020._barrier_judge(setting, _evidence([1e-2, 1e-2, 1e-2]), CTX)
+    assert falling.holds and falling.margin > 0
+    assert not flat.holds and "do not fall" in flat.summary
+
+
+def test_barrier_check_refuses_a_subject_without_minima() -> None:
+    ev = _evidence([1e-2, 1e-2, 1e-2])
+    for row in ev["widths"]:
+        row["descent_gain"] = [1.0] * 5   # descent would explain every barrier
+    subject = registry.subjects()["wang2020.reference"]
+    wang2020._LANDSCAPES[(id(subject), '{"seed": -1}')] = ev
+    try:
+        with pytest.raises(SubjectError, match="no minima to compare"):
+            wang2020._barrier_check({"seed": -1}, subject, CTX)
+    finally:
+        wang2020._LANDSCAPES.clear()
+
+
+def test_the_plain_net_is_outside_the_skip_claims() -> None:
+    plain = registry.subjects()["wang2020.plain"]
+    assert wang2020.kernel_sandwich.applies_to(plain) is not None
+    assert wang2020.exact_legs.applies_to(plain) is None
+
+
+def test_user_module_with_its_own_names_is_a_subject() -> None:
+    """A user's two-layer net with different attribute names, through an adapter's parts."""
+    class Mine(nn.Module):
+        def __init__(self, in_dim: int, width: int) -> None:
+            super().__init__()
+            self.first = nn.Linear(in_dim, width, bias=False, dtype=torch.float64)
+            self.second = nn.Linear(width, 1, bias=False, dtype=torch.float64)
+            self.input_shape = (in_dim,)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.second(torch.relu(self.first(x)))[:, 0]
+    subject = Subject("mine", SKIP_NET, Adapter(lambda in_dim, width: Mine(in_dim, width), fixed={"form": "two_layer"},
+                                                 parts={"units": lambda m: m.first.weight,
+                                                        "readout": lambda m: m.second.weight}))
+    subject.check_contract()
+    for claim in (wang2020.exact_legs, wang2020.kernel_sandwich, wang2020.merge_inequality):
+        assert run(claim.id, subject, profile="smoke", shrink=False).verdict == "holds"
