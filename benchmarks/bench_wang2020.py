@@ -6,7 +6,6 @@ barrier per width and estimator (a commit that erodes the claim shows as a step)
 from __future__ import annotations
 
 import itertools
-import math
 import statistics
 
 import torch
@@ -73,6 +72,7 @@ class BarrierConformance:
     """barrier_width's evidence on the reference at SETTING (the ci ladder), computed once."""
 
     timeout = 600
+    version = 1
 
     def setup_cache(self) -> dict:
         torch.set_num_threads(1)
@@ -80,8 +80,7 @@ class BarrierConformance:
         verdict = wang2020._barrier_judge(SETTING, ev, CTX)
         medians = {f"{row['width']}-{name}": statistics.median(row[name]) for row in ev["widths"]
                    for name in ("linear", "aligned", "bezier")}
-        slope = wang2020._pooled_slope([math.log(r["width"]) for r in ev["widths"]],
-                                       [wang2020._accepted_barriers(r, ev["floor"]) for r in ev["widths"]])
+        slope, _ = wang2020.barrier_slope(SETTING, ev)
         return {"margin": verdict.margin, "slope": slope, "medians": medians}
 
     def track_slope(self, cache: dict) -> float:
@@ -101,6 +100,7 @@ class MedianBarrier:
     params = (list(wang2020.CI_LADDER), ["linear", "aligned", "bezier"])
     param_names = ["width", "estimator"]
     timeout = 600
+    version = 1
 
     def setup_cache(self) -> dict:
         return BarrierConformance().setup_cache()

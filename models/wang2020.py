@@ -10,15 +10,16 @@ h_0 = x, h_l = relu(V_l h_(l-1))).  Two forms [RECON], and the base net [PAPER, 
     last_hidden   f(x) = sum_i a_i relu(w_i . x + u_i . h_L(x))
     two_layer     f(x) = sum_i a_i relu(w_i . x)          (F&B's two-layer ReLU net)
 
-and the control without the skip: ``plain``, f(x) = sum_i a_i relu(w_i . h_L(x)), a
-deep ReLU net whose last layer has the same m units (its parameter count differs from
-``additive`` by m (hidden - n) - hidden: reported beside the comparison, not matched).
+and the net without the skip: ``plain``, f(x) = sum_i a_i relu(w_i . h_L(x)), a deep
+ReLU net whose last layer has the same m units; the claims about the skip do not apply
+to it, those about the unit layer alone (exact legs, relabelling) do.
 Biases enter through the data (x = (x', 1), F&B's x-bar), so the units have none.
 
 A subject names the unit layer through parts (``Adapter.parts``; defaults: attributes):
 ``units`` (W, one row w_i per unit, m x n, the effective weight the units apply to x),
-``readout`` (a, m entries, any shape) and, for the last-hidden form, ``lateral`` (U,
-one row u_i per unit).  Claims permute, rescale and merge units through these.
+``readout`` (a, m entries, any shape) and, where the units read more than x,
+``lateral`` (U, one row u_i per unit, the last-hidden form) and ``unit_bias`` (b, one
+per unit).  Claims permute, rescale and merge units through these.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from resclaims.family import Adapter, Family, Subject, SubjectError
+from resclaims.family import Adapter, Family, Subject, scalar_output
 
 __all__ = ["SKIP_NET", "FORMS", "SKIP_FORMS", "SkipNet", "LinearNet", "skip_net", "SUBJECTS"]
 
@@ -94,18 +95,11 @@ class LinearNet(nn.Module):
         return (x @ self.units.T) @ self.readout
 
 
-def _validate(model: nn.Module, blocks: list, x: Tensor) -> None:
-    """Scalar output per input, and the unit layer's parts of the right sizes."""
-    out = model(x.clone())
-    if out.shape != (x.shape[0],):
-        raise SubjectError(f"model maps inputs {tuple(x.shape)} to {tuple(out.shape)}, expected ({x.shape[0]},)")
-
-
 SKIP_NET = Family(
     name="skip-net",
     keywords=("in_dim", "width"),
     probe={"in_dim": 3, "width": 4},
-    validate=_validate,
+    validate=scalar_output,
     doc="f(x) = a . relu(W x [+ U h_L(x)]) [+ c . h_L(x)]: m ReLU units fed by x (the skip) and read by a, "
         "beside a deep ReLU branch; build(in_dim, width) names units (W), readout (a), optionally lateral (U)",
     blocks=False,

@@ -142,7 +142,7 @@ def _linear_layers(in_dim: int, width: int, *, generator: torch.Generator, dtype
 
 SUBJECTS = [
     _variant("skip_removed", SkipRemoved, "f = c . h_L(x): the units fed by x dropped", "mutant",
-             ("arccos_oracle", "barrier_width")),
+             ("arccos_oracle",)),
     _variant("output_relu", OutputReLU, "f = relu(a . relu(W x) + c . h_L(x))", "mutant",
              ("arccos_oracle", "exact_legs")),
     _variant("gelu_units", GELUUnits, "GELU units instead of ReLU", "mutant", ("arccos_oracle", "exact_legs")),
@@ -150,7 +150,7 @@ SUBJECTS = [
              ("arccos_oracle",)),
     _variant("batch_coupled", BatchCoupled, "the deep branch averaged over the batch", "mutant", ("exact_legs",)),
     _variant("readout_misaligned", ReadoutMisaligned, "a_j multiplies unit j+1", "mutant",
-             ("kernel_sandwich", "exact_legs", "merge_inequality", "calibration")),
+             ("kernel_sandwich", "exact_legs", "merge_inequality", "relabelled_copy")),
     _variant("detached_units", DetachedUnits, "W used through .detach()", "mutant", ("exact_legs",)),
     _variant("sum_readout", SumReadout, "control: the readout as a product and a sum", "control", ()),
     Subject(P + "linear_layers", SKIP_NET,

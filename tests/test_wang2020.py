@@ -4,6 +4,7 @@ orders, a permutation that moves w but not a), batched descent, the data, and th
 judges of the statistical claims on evidence made to fail."""
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -19,6 +20,7 @@ from resclaims.core.flat import Flat, Units
 from resclaims.engine import run
 from resclaims.family import Adapter, Subject, SubjectError
 from resclaims.models.wang2020 import SKIP_NET, skip_net
+from resclaims.stats import pairwise_slope_interval
 from resclaims.strategies.sublevel import inputs, teacher_data
 
 CTX = Context("cpu", 1e-3, Scale(1024, 2 ** 20))
@@ -122,28 +124,37 @@ def test_components_count_connected_minima_inside_the_level() -> None:
 
 def _evidence(medians: list[float]) -> dict:
     rows = []
+    pairs = list(itertools.combinations(range(4), 2))
     for width, level in zip((8, 32, 128), medians):
-        spread = [level * f for f in (0.5, 0.8, 1.0, 1.25, 2.0)]
-        rows.append({"width": width, "pairs": [(0, 1)] * 5, "aligned": spread, "linear": spread,
-                     "bezier": spread[:2], "descent_gain": [0.0] * 5, "losses": [0.0] * 5,
-                     "gradient_norms": [0.0] * 5})
+        spread = [level * f for f in (0.5, 0.7, 0.9, 1.1, 1.4, 2.0)]
+        rows.append({"width": width, "pairs": pairs, "aligned": spread, "linear": spread, "bezier": spread[:2],
+                     "descent_gain": [0.0] * 6, "losses": [0.0] * 4, "gradient_norms": [0.0] * 4})
     return {"floor": 1e-6, "widths": rows, "n": 3}
+
+
+def test_pairwise_slope_interval_resamples_units_and_recovers_an_exact_slope() -> None:
+    pairs = {(i, j): 0.0 for i, j in itertools.combinations(range(5), 2)}
+    levels = [{k: -2.0 * x for k in pairs} for x in (0.0, 1.0, 2.0)]
+    fitted, ci = pairwise_slope_interval([0.0, 1.0, 2.0], levels, [5, 5, 5], 0.95, 200, 0)
+    assert fitted == pytest.approx(-2.0) and ci.lo == pytest.approx(-2.0) and ci.hi == pytest.approx(-2.0)
 
 
 def test_barrier_judge_holds_on_falling_barriers_and_fails_on_flat_ones() -> None:
     setting = {"seed": 0}
     falling = wang2020._barrier_judge(setting, _evidence([1e-2, 3e-3, 1e-3]), CTX)
     flat = wang2020._barrier_judge(setting, _evidence([1e-2, 1e-2, 1e-2]), CTX)
+    floor = wang2020._barrier_judge(setting, _evidence([1e-8, 1e-8, 1e-8]), CTX)
     assert falling.holds and falling.margin > 0
     assert not flat.holds and "do not fall" in flat.summary
+    assert floor.holds and "within the floor" in floor.summary  # no barrier at any width: nothing to fall
 
 
 def test_barrier_check_refuses_a_subject_without_minima() -> None:
     ev = _evidence([1e-2, 1e-2, 1e-2])
     for row in ev["widths"]:
-        row["descent_gain"] = [1.0] * 5   # descent would explain every barrier
+        row["descent_gain"] = [1.0] * 6   # descent would explain every barrier
     subject = registry.subjects()["wang2020.reference"]
-    wang2020._LANDSCAPES[(id(subject), '{"seed": -1}')] = ev
+    wang2020._LANDSCAPES[(id(subject), '{"seed": -1}')] = (subject, ev)
     try:
         with pytest.raises(SubjectError, match="no minima to compare"):
             wang2020._barrier_check({"seed": -1}, subject, CTX)
@@ -157,20 +168,37 @@ def test_the_plain_net_is_outside_the_skip_claims() -> None:
     assert wang2020.exact_legs.applies_to(plain) is None
 
 
-def test_user_module_with_its_own_names_is_a_subject() -> None:
-    """A user's two-layer net with different attribute names, through an adapter's parts."""
-    class Mine(nn.Module):
-        def __init__(self, in_dim: int, width: int) -> None:
-            super().__init__()
-            self.first = nn.Linear(in_dim, width, bias=False, dtype=torch.float64)
-            self.second = nn.Linear(width, 1, bias=False, dtype=torch.float64)
-            self.input_shape = (in_dim,)
+class _Mine(nn.Module):
+    """A user's two-layer net with its own names, optionally with unit biases."""
 
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return self.second(torch.relu(self.first(x)))[:, 0]
-    subject = Subject("mine", SKIP_NET, Adapter(lambda in_dim, width: Mine(in_dim, width), fixed={"form": "two_layer"},
+    def __init__(self, in_dim: int, width: int, bias: bool) -> None:
+        super().__init__()
+        self.first = nn.Linear(in_dim, width, bias=bias, dtype=torch.float64)
+        self.second = nn.Linear(width, 1, bias=False, dtype=torch.float64)
+        self.input_shape = (in_dim,)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.second(torch.relu(self.first(x)))[:, 0]
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_user_module_with_its_own_names_is_a_subject(bias: bool) -> None:
+    parts = {"units": lambda m: m.first.weight, "readout": lambda m: m.second.weight}
+    if bias:
+        parts["unit_bias"] = lambda m: m.first.bias
+    subject = Subject("mine", SKIP_NET, Adapter(lambda in_dim, width: _Mine(in_dim, width, bias),
+                                                 fixed={"form": "two_layer"}, parts=parts))
+    subject.check_contract()
+    for claim in (wang2020.exact_legs, wang2020.kernel_sandwich, wang2020.merge_inequality, wang2020.relabelled_copy,
+                  wang2020.arccos_oracle):
+        result = run(claim.id, subject, profile="smoke", shrink=False)
+        assert result.verdict == "holds", f"{claim.id}: {result.summary}"
+
+
+def test_undeclared_unit_bias_is_named_in_the_counterexample() -> None:
+    subject = Subject("mine", SKIP_NET, Adapter(lambda in_dim, width: _Mine(in_dim, width, True),
+                                                 fixed={"form": "two_layer"},
                                                  parts={"units": lambda m: m.first.weight,
                                                         "readout": lambda m: m.second.weight}))
-    subject.check_contract()
-    for claim in (wang2020.exact_legs, wang2020.kernel_sandwich, wang2020.merge_inequality):
-        assert run(claim.id, subject, profile="smoke", shrink=False).verdict == "holds"
+    result = run(wang2020.exact_legs.id, subject, profile="smoke", shrink=False)
+    assert result.verdict == "falsified" and "unit_bias" in result.summary

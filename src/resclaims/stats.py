@@ -17,6 +17,7 @@ Bonferroni: a profile that runs E examples of a claim gives each alpha = budget 
 from __future__ import annotations
 
 import math
+import random
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -139,3 +140,34 @@ def band_margin(interval: Interval, lo: float, hi: float) -> float:
     if math.isnan(interval.lo) or math.isnan(interval.hi):
         return -math.inf
     return min(interval.hi - lo, hi - interval.lo)
+
+
+def pairwise_slope_interval(xs: Sequence[float], levels: Sequence[dict[tuple[int, int], float]],
+                            counts: Sequence[int], coverage: float, resamples: int, seed: int
+                            ) -> tuple[float, Interval]:
+    """Least-squares slope of y on x pooled over pairwise values, with a percentile
+    bootstrap interval that resamples *units*, not pairs: at level k, ``counts[k]`` units
+    and ``levels[k][(i, j)]`` = y for the pair of units i < j (pairs missing from the
+    dict were excluded).  Pairs sharing a unit are dependent, so each resample draws
+    counts[k] units with replacement and keeps the pairs they induce (a unit drawn twice
+    is not paired with itself).  A resample with no pair at some level is drawn again."""
+    def fit(chosen: Sequence[Sequence[int]]) -> float:
+        px, py = [], []
+        for x, values, units in zip(xs, levels, chosen):
+            for a in range(len(units)):
+                for b in range(a + 1, len(units)):
+                    key = (min(units[a], units[b]), max(units[a], units[b]))
+                    if key in values:
+                        px.append(x)
+                        py.append(values[key])
+        return slope(px, py) if len(set(px)) > 1 else math.nan
+    fitted = fit([list(range(c)) for c in counts])
+    rng = random.Random(seed)
+    boot: list[float] = []
+    while len(boot) < resamples:
+        value = fit([[rng.randrange(c) for _ in range(c)] for c in counts])
+        if not math.isnan(value):
+            boot.append(value)
+    boot.sort()
+    tail = (1 - coverage) / 2
+    return fitted, Interval(boot[int(tail * resamples)], boot[int((1 - tail) * resamples) - 1], coverage)

@@ -70,8 +70,9 @@ def adam(F: Batched, start: Tensor, steps: int, lr: float = 1e-2, lr_end: float 
 
 def polish(F: Batched, start: Tensor, iterations: int = 300) -> Descent:
     """L-BFGS (strong Wolfe line search) from ``start`` (P, D) on sum_p F_p, to drive
-    points Adam left near minima further down (the problems share the line search,
-    not their curvature: the Hessian of the sum is block diagonal)."""
+    points Adam left near minima further down.  The rows share one line search and one
+    curvature history (over the concatenated vector), not one problem each: cheaper than
+    P runs, and the sum's minima are the rows' minima.  ``steps``: iterations taken."""
     point = start.detach().clone().requires_grad_(True)
     opt = torch.optim.LBFGS([point], lr=1, max_iter=iterations, tolerance_grad=1e-14, tolerance_change=1e-20,
                             history_size=50, line_search_fn="strong_wolfe")
@@ -88,4 +89,4 @@ def polish(F: Batched, start: Tensor, iterations: int = 300) -> Descent:
         opt.step(closure)
     theta = point.detach()
     values, grad = gradient(F, theta)
-    return Descent(theta, values, grad.norm(dim=1), iterations)
+    return Descent(theta, values, grad.norm(dim=1), int(opt.state[point].get("n_iter", 0)))
