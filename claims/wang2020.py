@@ -32,6 +32,7 @@ reference-conformance claims
 * estimators        (E-P6 i, ii) the estimators behind E-P5 on fixed problems: no barrier between
                     linear-net minima (Prop 2.2), a barrier between the swapped minima of F&B's m = 2
                     two-cluster problem that falls at m = 8.
+* skip_vs_plain     (E-P5) the reference's barriers are lower with the skip than without.
 """
 from __future__ import annotations
 
@@ -57,7 +58,7 @@ from resclaims.core.flat import Flat, Units
 from resclaims.family import Subject, SubjectError
 from resclaims.models.wang2020 import SKIP_FORMS, SKIP_NET, LinearNet, skip_net
 from resclaims.strategies.sublevel import inputs, model_in_dim, skip_settings, teacher_data
-from resclaims.stats import Interval, pairwise_slope_interval
+from resclaims.stats import Interval, pairwise_slope_interval, unit_bootstrap
 from resclaims.verdicts import decades, worst_of
 
 ROUNDOFF = 1e-10   # relative float64 slack of an exact (in)equality [notes: 1e-10]
@@ -458,6 +459,7 @@ BEZIER_STEPS, BEZIER_LR = 200, 5e-2   # lr 1e-2 barely moves the control point (
 NEB_PIVOTS = 17       # [notes: P = 9 -> 17]; a string's corner-cutting error falls as 1/P^2 (linear nets:
                       # 1.5e-4, 3.1e-5, 4.2e-6 at 9, 17, 33 pivots against a floor of 8.7e-5)
 BOOTSTRAP = 1000
+SIGN_RESAMPLES = 200  # bootstrap replicates for a standard error
 COVERAGE = 0.95       # the slope's bootstrap interval [notes: 95%, 1000 resamples]
 # the input-to-last-hidden form's units read (x, h_L(x)), n + hidden dimensions: m^(-(1 - eta)/(n + hidden)) is
 # flat over any ladder we can afford (measured: aligned barriers 0.012, 0.016, 0.038 at m = 8, 32, 128)
@@ -844,5 +846,61 @@ relabelled_copy = Claim(
 )
 
 
+# E-P5, second part: skip against no skip ---------------------------------------------------------
+
+def _skip_vs_plain_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:
+    if not subject.adapter.accepts("form"):
+        raise SubjectError(f"subject {subject.name}: build must take form= ('plain' and a skip form) to be compared "
+                           f"with its own counterpart without skip")
+    skip = _landscape(subject, setting)
+    plain = _landscape(subject, {**setting, "form": "plain"})
+    return {"floor": min(skip["floor"], plain["floor"]), "widths": [
+        {"width": a["width"], "minima": len(a["losses"]), "pairs": a["pairs"], "skip": a[PRIMARY], "plain": b[PRIMARY]}
+        for a, b in zip(skip["widths"], plain["widths"])]}
+
+
+def _mean(rows: list[list[float]]) -> float:
+    values = [v for row in rows for v in row]
+    return statistics.fmean(values) if values else math.nan
+
+
+def _skip_vs_plain_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judgement:
+    floor = ev["floor"]
+    levels = [{tuple(p): math.log(max(a, floor) / max(b, floor)) for p, a, b in zip(r["pairs"], r["skip"], r["plain"])}
+              for r in ev["widths"]]
+    mean, boot = unit_bootstrap(levels, [r["minima"] for r in ev["widths"]], _mean, SIGN_RESAMPLES, setting["seed"])
+    se = statistics.stdev(boot)
+    bound = mean + NormalDist().inv_cdf(1 - ctx.alpha) * se
+    table = "; ".join(f"m={r['width']}: {statistics.median(r['skip']):.3g} vs {statistics.median(r['plain']):.3g}"
+                      for r in ev["widths"])
+    text = (f"mean log(B_skip / B_plain) = {mean:.2f} (bootstrap SE {se:.2f}, one-sided upper bound {bound:.2f} at "
+            f"alpha = {ctx.alpha:.2g}); median aligned barrier, skip vs plain: {table}")
+    return Judgement(bound < 0, -bound, text if bound < 0 else f"the skip does not lower the barrier: {text}")
+
+
+skip_vs_plain = Claim(
+    id="wang2020.skip_vs_plain",
+    cite=_cite("Fig. 1 (ResNet-56 loss surfaces with and without skip connections) [illustration]"),
+    statement="The aligned straight-path barrier between minima of the unit layer is lower with the skip (units "
+              "read x) than in the same network without it (units read h_L(x)): the mean over pairs and widths of "
+              "log(B_skip / B_plain) is below 0, by a one-sided test at the example's alpha.",
+    provenance="reconstructed",
+    kind="converse",
+    scope="reference-conformance",
+    covers="the reference's additive and two-layer forms against its plain form, as barrier_width's settings",
+    family=SKIP_NET,
+    settings=_barrier_settings,
+    check=_skip_vs_plain_check,
+    judge=_skip_vs_plain_judge,
+    thresholds="mean + z_(1 - alpha) SE < 0, SE from 200 resamples of the minima (pairs share them; the notes' sign "
+               "test over the 18 pairs that share none reached only 15/18, p = 0.0038, with barriers 3 to 8 times "
+               "lower with the skip) [notes: qualitative, Li et al. 2018 / Wang et al. Fig. 1]. A comparison of the "
+               "paper's two models, not a theorem.",
+    requires={"form": BARRIER_FORMS},
+    cost="expensive",
+    search={"ci": 1, "smoke": 1},
+)
+
+
 CLAIMS = [kernel_sandwich, arccos_oracle, merge_inequality, exact_legs, relabelled_copy, barrier_width,
-          components_claim, estimators]
+          components_claim, estimators, skip_vs_plain]

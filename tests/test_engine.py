@@ -31,6 +31,7 @@ def test_catalog_is_complete_and_well_formed() -> None:
     assert scopes.pop("zhang2019.forward_constant") == "reference-conformance"
     assert scopes.pop("liu2019.reference_trajectory") == "reference-conformance"
     assert scopes.pop("wang2020.estimators") == "reference-conformance"
+    assert scopes.pop("wang2020.skip_vs_plain") == "reference-conformance"
     assert set(scopes.values()) == {"theorem"}
 
 

@@ -149,6 +149,18 @@ def test_barrier_judge_holds_on_falling_barriers_and_fails_on_flat_ones() -> Non
     assert floor.holds and "within the floor" in floor.summary  # no barrier at any width: nothing to fall
 
 
+def test_skip_vs_plain_judge_needs_lower_barriers_with_the_skip() -> None:
+    pairs = list(itertools.combinations(range(4), 2))
+
+    def evidence(ratio: float) -> dict:
+        plain = [0.01 * (1 + 0.1 * k) for k in range(6)]
+        return {"floor": 1e-6, "widths": [{"width": m, "minima": 4, "pairs": pairs, "plain": plain,
+                                           "skip": [ratio * b for b in plain]} for m in (8, 32, 128)]}
+    assert wang2020._skip_vs_plain_judge({"seed": 0}, evidence(0.2), CTX).holds
+    same = wang2020._skip_vs_plain_judge({"seed": 0}, evidence(1.0), CTX)
+    assert not same.holds and "does not lower" in same.summary
+
+
 def test_barrier_check_refuses_a_subject_without_minima() -> None:
     ev = _evidence([1e-2, 1e-2, 1e-2])
     for row in ev["widths"]:

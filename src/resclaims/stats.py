@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 
 def binomial_upper_tail(k: int, n: int, p: float) -> float:
@@ -142,32 +142,43 @@ def band_margin(interval: Interval, lo: float, hi: float) -> float:
     return min(interval.hi - lo, hi - interval.lo)
 
 
-def pairwise_slope_interval(xs: Sequence[float], levels: Sequence[dict[tuple[int, int], float]],
-                            counts: Sequence[int], coverage: float, resamples: int, seed: int
-                            ) -> tuple[float, Interval]:
-    """Least-squares slope of y on x pooled over pairwise values, with a percentile
-    bootstrap interval that resamples *units*, not pairs: at level k, ``counts[k]`` units
-    and ``levels[k][(i, j)]`` = y for the pair of units i < j (pairs missing from the
-    dict were excluded).  Pairs sharing a unit are dependent, so each resample draws
-    counts[k] units with replacement and keeps the pairs they induce (a unit drawn twice
-    is not paired with itself).  A resample with no pair at some level is drawn again."""
-    def fit(chosen: Sequence[Sequence[int]]) -> float:
-        px, py = [], []
-        for x, values, units in zip(xs, levels, chosen):
-            for a in range(len(units)):
-                for b in range(a + 1, len(units)):
-                    key = (min(units[a], units[b]), max(units[a], units[b]))
-                    if key in values:
-                        px.append(x)
-                        py.append(values[key])
-        return slope(px, py) if len(set(px)) > 1 else math.nan
-    fitted = fit([list(range(c)) for c in counts])
+Pairs = dict[tuple[int, int], float]
+
+
+def _induced(levels: Sequence[Pairs], chosen: Sequence[Sequence[int]]) -> list[list[float]]:
+    """Per level, the values of the pairs the chosen units induce (a unit drawn twice is
+    not paired with itself; pairs missing from a level's dict were excluded)."""
+    out = []
+    for values, units in zip(levels, chosen):
+        out.append([values[key] for a in range(len(units)) for b in range(a + 1, len(units))
+                    if (key := (min(units[a], units[b]), max(units[a], units[b]))) in values])
+    return out
+
+
+def unit_bootstrap(levels: Sequence[Pairs], counts: Sequence[int], statistic: Callable[[list[list[float]]], float],
+                   resamples: int, seed: int) -> tuple[float, list[float]]:
+    """(statistic on all pairs, sorted bootstrap replicates) for values attached to pairs of
+    units, ``levels[k][(i, j)]`` for units i < j of ``counts[k]`` at level k.  Pairs that
+    share a unit are dependent, so each replicate resamples the *units* of every level
+    with replacement and keeps the pairs they induce; a replicate whose statistic is
+    undefined (NaN) is drawn again."""
     rng = random.Random(seed)
+    full = statistic(_induced(levels, [list(range(c)) for c in counts]))
     boot: list[float] = []
     while len(boot) < resamples:
-        value = fit([[rng.randrange(c) for _ in range(c)] for c in counts])
+        value = statistic(_induced(levels, [[rng.randrange(c) for _ in range(c)] for c in counts]))
         if not math.isnan(value):
             boot.append(value)
-    boot.sort()
+    return full, sorted(boot)
+
+
+def pairwise_slope_interval(xs: Sequence[float], levels: Sequence[Pairs], counts: Sequence[int], coverage: float,
+                            resamples: int, seed: int) -> tuple[float, Interval]:
+    """Least-squares slope of y on x pooled over pairwise values (``levels[k]`` at x =
+    ``xs[k]``), with the percentile interval of :func:`unit_bootstrap`."""
+    def pooled(rows: list[list[float]]) -> float:
+        px = [x for x, row in zip(xs, rows) for _ in row]
+        return slope(px, [v for row in rows for v in row]) if len(set(px)) > 1 else math.nan
+    fitted, boot = unit_bootstrap(levels, counts, pooled, resamples, seed)
     tail = (1 - coverage) / 2
     return fitted, Interval(boot[int(tail * resamples)], boot[int((1 - tail) * resamples) - 1], coverage)
