@@ -446,8 +446,6 @@ exact_legs = Claim(
 )
 
 
-
-
 # E-P5 and E-P7: minima, barriers between them, and their width trend -----------------------
 
 MIN_PAIRS = 3         # pairs ending at minima needed at every width

@@ -8,11 +8,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import strategies as st
 
 import resclaims
 from resclaims import registry
 from resclaims.cli import main
-from resclaims.claim import Claim
+from resclaims.claim import Claim, Discarded, Judgement
+from resclaims.engine import run
 from resclaims.family import SubjectError
 
 FIXTURES = str(Path(__file__).parent / "fixtures")
@@ -225,3 +227,26 @@ def test_a_user_subject_meeting_no_family_contract_is_one_line(capsys: pytest.Ca
 def test_verify_on_a_claim_outside_the_subject_skips_under_pytest() -> None:
     with pytest.raises(resclaims.NotApplicable, match="fixes shortcut_depth = 1"):
         resclaims.verify("li2016.deep_shortcut_flat", "li2016.plain")
+
+
+def _discarding(every: int) -> Claim:
+    """forward_stable's family with a check that cannot judge seeds divisible by ``every``."""
+    def check(setting, subject, ctx):
+        if setting["seed"] % every == 0:
+            raise Discarded("not converged")
+        return {"seed": setting["seed"]}
+    return Claim(**{**registry.get(CHEAP).__dict__, "id": "test.discarding", "check": check,
+                    "settings": lambda scale, subject: st.fixed_dictionaries({"seed": st.integers(0, 1000)}),
+                    "judge": lambda setting, ev, ctx: Judgement(True, 1.0, "judged"), "examples": ()})
+
+
+def test_discarded_settings_are_counted_and_never_passes() -> None:
+    some = run(_discarding(2), shrink=False)
+    assert some.verdict == "holds" and some.examples > 0
+    assert set(some.discarded) == {"not converged"} and some.discarded["not converged"] >= 1
+    assert "discarded: not converged" in some.summary
+    every = run(_discarding(1), shrink=False)
+    assert every.verdict == "error" and "no drawn settings could be judged" in every.summary
+    assert every.discarded["not converged"] >= 1
+    replay = run(_discarding(1), setting={"seed": 4})
+    assert replay.verdict == "skipped" and replay.discarded == {"not converged": 1}

@@ -30,6 +30,13 @@ SCOPES: tuple[str, ...] = ("theorem", "reference-conformance")
 _ID = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
 
 
+class Discarded(Exception):
+    """Raised by a check for a drawn setting the claim cannot judge (a minimisation that
+    did not converge within its budget, a degenerate draw): the engine counts it by its
+    message, reports the count with the verdict, and draws another setting.  A discarded
+    setting is never a pass."""
+
+
 @dataclass(frozen=True)
 class Cite:
     """Where a claim comes from: authors, year, arXiv id and the theorem or section."""

@@ -10,18 +10,20 @@ from __future__ import annotations
 import json
 import math
 import unittest
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterator, Literal
 
 import hypothesis
 import torch
-from hypothesis import given, target
+from hypothesis import given, reject, target
+from hypothesis.errors import FailedHealthCheck, Unsatisfiable
 from hypothesis import settings as hsettings
 
 from resclaims import registry
 from resclaims.costs import Costs, measure, phase
-from resclaims.claim import Claim, Context, Evidence, Judgement, Setting
+from resclaims.claim import Claim, Context, Discarded, Evidence, Judgement, Setting
 from resclaims.family import Subject, SubjectError
 from resclaims.profiles import Profile, resolve
 
@@ -32,8 +34,9 @@ Verdict = Literal["holds", "falsified", "skipped", "error"]
 class Result:
     """The outcome of one claim on one subject.  ``setting``/``evidence``/``summary`` are
     those of the failing setting when falsified, else of the setting with the smallest
-    margin; ``examples`` counts the settings evaluated; ``costs`` says where the time and
-    memory went (:mod:`resclaims.costs`).  ``skipped``: the subject fixes an
+    margin; ``examples`` counts the settings evaluated; ``discarded`` counts, by reason,
+    the drawn settings the claim could not judge (:class:`~resclaims.claim.Discarded`);
+    ``costs`` says where the time and memory went (:mod:`resclaims.costs`).  ``skipped``: the subject fixes an
     architecture outside the claim's hypotheses (``summary`` says which)."""
 
     claim: str
@@ -48,6 +51,7 @@ class Result:
     examples: int = 0
     profile: str = ""
     costs: Costs = field(default_factory=Costs)
+    discarded: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return jsonable(asdict(self))
@@ -112,7 +116,11 @@ def _run(claim: Claim | str, subject: Subject | str | None, profile: Profile | s
         examples = len(claim.examples) + prof.max_examples(claim.cost, claim.search)
         ctx = Context(device=device, alpha=claim.budget / examples, scale=prof.scale)
         if setting is not None:
-            evidence, judgement = evaluate(claim, subj, setting, ctx)
+            try:
+                evidence, judgement = evaluate(claim, subj, setting, ctx)
+            except Discarded as why:
+                return Result(claim.id, name, "skipped", claim.scope, setting=dict(setting), profile=prof.name,
+                              summary=f"this setting cannot be judged: {why}", discarded={str(why): 1})
             return _result(claim, name, prof, setting, evidence, judgement, 1)
         return _search(claim, subj, prof, ctx, shrink)
     except SubjectError as exc:
@@ -127,10 +135,15 @@ def _run(claim: Claim | str, subject: Subject | str | None, profile: Profile | s
 def _search(claim: Claim, subject: Subject, prof: Profile, ctx: Context, shrink: bool) -> Result:
     closest: list[tuple[Setting, Evidence, Judgement]] = []
     count = [0]
+    discarded: Counter[str] = Counter()
 
     def one(setting: Setting) -> None:
+        try:
+            evidence, judgement = evaluate(claim, subject, setting, ctx)
+        except Discarded as why:
+            discarded[str(why)] += 1
+            reject()
         count[0] += 1
-        evidence, judgement = evaluate(claim, subject, setting, ctx)
         if prof.target and math.isfinite(judgement.margin):
             target(-judgement.margin, label=f"violation of {claim.id}")
         if not judgement.holds:
@@ -145,25 +158,36 @@ def _search(claim: Claim, subject: Subject, prof: Profile, ctx: Context, shrink:
     try:
         test()
     except _Falsified as f:
-        return _result(claim, subject.name, prof, f.setting, f.evidence, f.judgement, count[0])
+        return _result(claim, subject.name, prof, f.setting, f.evidence, f.judgement, count[0], discarded)
+    except (Unsatisfiable, FailedHealthCheck):
+        if not discarded:
+            raise
+        return Result(claim.id, subject.name, "error", claim.scope, profile=prof.name, discarded=dict(discarded),
+                      examples=count[0], summary=f"{'no' if not count[0] else 'too few'} drawn settings could be "
+                                                 f"judged ({count[0]} judged; {_discards(discarded)})")
     except BaseExceptionGroup as group:  # several distinct failures: report the first claim failure
         falsified, rest = group.split(_Falsified)
         if falsified is not None:
             f = falsified.exceptions[0]
             while isinstance(f, BaseExceptionGroup):
                 f = f.exceptions[0]
-            return _result(claim, subject.name, prof, f.setting, f.evidence, f.judgement, count[0])
+            return _result(claim, subject.name, prof, f.setting, f.evidence, f.judgement, count[0], discarded)
         raise rest.exceptions[0] if rest is not None else group
     setting, evidence, judgement = closest[0]
-    return _result(claim, subject.name, prof, setting, evidence, judgement, count[0])
+    return _result(claim, subject.name, prof, setting, evidence, judgement, count[0], discarded)
 
 
-def _result(claim: Claim, subject: str, prof: Profile, setting: Setting,
-            evidence: Evidence, judgement: Judgement, examples: int) -> Result:
+def _discards(discarded: Counter[str]) -> str:
+    return "; ".join(f"{n} discarded: {why}" for why, n in discarded.most_common())
+
+
+def _result(claim: Claim, subject: str, prof: Profile, setting: Setting, evidence: Evidence, judgement: Judgement,
+            examples: int, discarded: Counter[str] | None = None) -> Result:
+    summary = judgement.summary + (f" [{_discards(discarded)}]" if discarded else "")
     return Result(claim.id, subject, "holds" if judgement.holds else "falsified", claim.scope,
                   evidence=jsonable(evidence),
-                  setting=dict(setting), summary=judgement.summary, margin=judgement.margin,
-                  examples=examples, profile=prof.name)
+                  setting=dict(setting), summary=summary, margin=judgement.margin,
+                  examples=examples, profile=prof.name, discarded=dict(discarded or {}))
 
 
 def jsonable(value: Any) -> Any:
