@@ -229,10 +229,11 @@ def test_verify_on_a_claim_outside_the_subject_skips_under_pytest() -> None:
         resclaims.verify("li2016.deep_shortcut_flat", "li2016.plain")
 
 
-def _discarding(every: int) -> Claim:
-    """forward_stable's family with a check that cannot judge seeds divisible by ``every``."""
+def _discarding(every: int, judged: bool = False) -> Claim:
+    """forward_stable's family with a check that cannot judge seeds divisible by ``every``
+    (``judged``: only those)."""
     def check(setting, subject, ctx):
-        if setting["seed"] % every == 0:
+        if (setting["seed"] % every == 0) != judged:
             raise Discarded("not converged")
         return {"seed": setting["seed"]}
     return Claim(**{**registry.get(CHEAP).__dict__, "id": "test.discarding", "check": check,
@@ -247,6 +248,8 @@ def test_discarded_settings_are_counted_and_never_passes() -> None:
     assert "discarded: not converged" in some.summary
     every = run(_discarding(1), shrink=False)
     assert every.verdict == "error" and "no drawn settings could be judged" in every.summary
-    assert every.discarded["not converged"] >= 1
+    assert 1 <= every.discarded["not converged"] <= 3 * 4  # the search stops after 3 discards per example
+    few = run(_discarding(13, judged=True), shrink=False)  # most discarded: the search stops after 3 x 4
+    assert few.verdict == "holds" and sum(few.discarded.values()) == 12 and "search stopped" in few.summary
     replay = run(_discarding(1), setting={"seed": 4})
     assert replay.verdict == "skipped" and replay.discarded == {"not converged": 1}

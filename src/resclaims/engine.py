@@ -28,6 +28,7 @@ from resclaims.family import Subject, SubjectError
 from resclaims.profiles import Profile, resolve
 
 Verdict = Literal["holds", "falsified", "skipped", "error"]
+DISCARDS_PER_EXAMPLE = 3  # a search stops after this many discarded settings per example it asks for
 
 
 @dataclass
@@ -137,7 +138,11 @@ def _search(claim: Claim, subject: Subject, prof: Profile, ctx: Context, shrink:
     count = [0]
     discarded: Counter[str] = Counter()
 
+    limit = DISCARDS_PER_EXAMPLE * prof.max_examples(claim.cost, claim.search)
+
     def one(setting: Setting) -> None:
+        if sum(discarded.values()) >= limit:  # checked first: Hypothesis replays a failing call, cheaply so
+            raise _Exhausted()
         try:
             evidence, judgement = evaluate(claim, subject, setting, ctx)
         except Discarded as why:
@@ -159,9 +164,14 @@ def _search(claim: Claim, subject: Subject, prof: Profile, ctx: Context, shrink:
         test()
     except _Falsified as f:
         return _result(claim, subject.name, prof, f.setting, f.evidence, f.judgement, count[0], discarded)
-    except (Unsatisfiable, FailedHealthCheck):
+    except (Unsatisfiable, FailedHealthCheck, _Exhausted):
         if not discarded:
             raise
+        if closest:  # the search stopped early: the verdict rests on the settings judged, and says so
+            setting, evidence, judgement = closest[0]
+            stopped = Judgement(judgement.holds, judgement.margin, f"{judgement.summary} (search stopped: only "
+                                f"{count[0]} of {prof.max_examples(claim.cost, claim.search)} examples judged)")
+            return _result(claim, subject.name, prof, setting, evidence, stopped, count[0], discarded)
         return Result(claim.id, subject.name, "error", claim.scope, profile=prof.name, discarded=dict(discarded),
                       examples=count[0], summary=f"{'no' if not count[0] else 'too few'} drawn settings could be "
                                                  f"judged ({count[0]} judged; {_discards(discarded)})")
@@ -175,6 +185,10 @@ def _search(claim: Claim, subject: Subject, prof: Profile, ctx: Context, shrink:
         raise rest.exceptions[0] if rest is not None else group
     setting, evidence, judgement = closest[0]
     return _result(claim, subject.name, prof, setting, evidence, judgement, count[0], discarded)
+
+
+class _Exhausted(Exception):
+    """A search stopped after DISCARDS_PER_EXAMPLE discarded settings per example asked for."""
 
 
 def _discards(discarded: Counter[str]) -> str:
