@@ -71,6 +71,11 @@ class _Falsified(Exception):
 
 def evaluate(claim: Claim, subject: Subject, setting: Setting, ctx: Context) -> tuple[Evidence, Judgement]:
     """Evidence and verdict for one setting (no Hypothesis): the replay path."""
+    return evaluate_setting(claim, subject, setting, ctx)
+
+
+def evaluate_setting(claim: Claim, subject: Subject, setting: Setting, ctx: Context) -> tuple[Evidence, Judgement]:
+    """Evidence and verdict for one setting: the claim's check, then its judge."""
     with phase("evidence"):
         evidence = claim.check(setting, subject, ctx)
     with phase("judgement"):
@@ -137,18 +142,26 @@ def _search(claim: Claim, subject: Subject, prof: Profile, ctx: Context, shrink:
     closest: list[tuple[Setting, Evidence, Judgement]] = []
     count = [0]
     discarded: Counter[str] = Counter()
-
     limit = DISCARDS_PER_EXAMPLE * prof.max_examples(claim.cost, claim.search)
 
-    def one(setting: Setting) -> None:
+    def evaluate(claim: Claim, subject: Subject, setting: Setting, ctx: Context) -> tuple[Evidence, Judgement]:
+        """The module's evaluate, counting discarded settings.  It shadows that name so that
+        ``one`` keeps its source text: Hypothesis derandomizes from a digest of the test
+        function's source, and a change there would change every claim's drawn settings."""
         if sum(discarded.values()) >= limit:  # checked first: Hypothesis replays a failing call, cheaply so
+            count[0] -= 1  # ``one`` counts before the call: examples are the settings judged
             raise _Exhausted()
         try:
-            evidence, judgement = evaluate(claim, subject, setting, ctx)
+            return evaluate_setting(claim, subject, setting, ctx)
         except Discarded as why:
+            count[0] -= 1
             discarded[str(why)] += 1
             reject()
+            raise  # unreachable: reject() raises
+
+    def one(setting: Setting) -> None:
         count[0] += 1
+        evidence, judgement = evaluate(claim, subject, setting, ctx)
         if prof.target and math.isfinite(judgement.margin):
             target(-judgement.margin, label=f"violation of {claim.id}")
         if not judgement.holds:
@@ -169,9 +182,11 @@ def _search(claim: Claim, subject: Subject, prof: Profile, ctx: Context, shrink:
             raise
         if closest:  # the search stopped early: the verdict rests on the settings judged, and says so
             setting, evidence, judgement = closest[0]
-            stopped = Judgement(judgement.holds, judgement.margin, f"{judgement.summary} (search stopped: only "
-                                f"{count[0]} of {prof.max_examples(claim.cost, claim.search)} examples judged)")
-            return _result(claim, subject.name, prof, setting, evidence, stopped, count[0], discarded)
+            asked = prof.max_examples(claim.cost, claim.search)
+            if count[0] < asked:
+                judgement = Judgement(judgement.holds, judgement.margin, f"{judgement.summary} (search stopped: "
+                                      f"only {count[0]} of {asked} examples judged)")
+            return _result(claim, subject.name, prof, setting, evidence, judgement, count[0], discarded)
         return Result(claim.id, subject.name, "error", claim.scope, profile=prof.name, discarded=dict(discarded),
                       examples=count[0], summary=f"{'no' if not count[0] else 'too few'} drawn settings could be "
                                                  f"judged ({count[0]} judged; {_discards(discarded)})")
