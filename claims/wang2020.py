@@ -628,6 +628,7 @@ barrier_width = Claim(
                f"at most {GATE:g} of its barrier (min(F, ||grad F|| ||theta_A - theta_B||), F >= 0), at least "
                f"{MIN_PAIRS} pairs a width; measured on the reference: see the README's barrier table.",
     requires={"form": BARRIER_FORMS},
+    shares="wang2020.landscape",
     cost="expensive",
 )
 
@@ -694,6 +695,7 @@ components_claim = Claim(
                "so an edge is certain and a missing edge is not: N is an upper bound on the true count. Margin: the "
                "drop in N / R_in.",
     requires={"form": BARRIER_FORMS},
+    shares="wang2020.landscape",
     cost="expensive",
 )
 
@@ -895,6 +897,7 @@ skip_vs_plain = Claim(
                "lower with the skip) [notes: qualitative, Li et al. 2018 / Wang et al. Fig. 1]. A comparison of the "
                "paper's two models, not a theorem.",
     requires={"form": BARRIER_FORMS},
+    shares="wang2020.landscape",
     cost="expensive",
     search={"ci": 1, "smoke": 1},
 )

@@ -5,11 +5,22 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
+import pytest
 import torch
+
+from resclaims import registry
 
 if "PYTEST_XDIST_WORKER" in os.environ or os.environ.get("CI"):
     torch.set_num_threads(1)
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))  # user-model fixtures: `usermodels:...`
 sys.path.insert(0, str(Path(__file__).parent.parent))  # the examples: `examples.cifar_resnet:adapter`
+
+
+def grouped(claim_id: str, subject: str, *values: str) -> Any:
+    """pytest.param(*values), kept in one xdist worker with the other tests on ``subject``
+    whose claims share evidence (``Claim.shares``: computed once per process)."""
+    shares = registry.get(claim_id).shares
+    return pytest.param(*values, marks=[pytest.mark.xdist_group(f"{shares}:{subject}")] if shares else [])

@@ -100,7 +100,10 @@ class Claim:
     allow (``{"shortcut_depth": (2,)}``); a subject that fixes another value is outside
     the theorem and the claim is ``skipped`` on it, with the reason.
     ``search``: examples per profile name where the cost class's count is not enough (a
-    deterministic claim whose rare counterexamples are worth hunting, ``{"thorough": 500}``)."""
+    deterministic claim whose rare counterexamples are worth hunting, ``{"thorough": 500}``).
+    ``shares``: claims with the same non-empty value compute the same evidence for the same
+    setting and cache it per process; runners should keep them in one process (the test
+    suite groups them for pytest-xdist)."""
 
     id: str
     cite: Cite
@@ -119,6 +122,7 @@ class Claim:
     examples: tuple[Setting, ...] = field(default_factory=tuple)
     requires: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
     search: Mapping[str, int] = field(default_factory=dict)
+    shares: str = ""
 
     def applies_to(self, subject: Subject) -> str | None:
         """None when ``subject`` can meet the hypotheses, else why it cannot."""
