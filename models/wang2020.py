@@ -67,12 +67,28 @@ class SkipNet(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         h = self.features(x)
+        return self.combine(self.read(self.activation(self.preactivation(x, h))), h)
+
+    def unit_weights(self) -> Tensor:
+        """W as the units apply it."""
+        return self.units
+
+    def preactivation(self, x: Tensor, h: Tensor) -> Tensor:
+        """W x (+ U h_L(x)); W h_L(x) in the plain form.  (N, m)."""
         if self.form == "plain":
-            return torch.relu(h @ self.units.T) @ self.readout
-        pre = x @ self.units.T
-        if self.form == "last_hidden":
-            pre = pre + h @ self.lateral.T
-        out = torch.relu(pre) @ self.readout
+            return h @ self.unit_weights().T
+        pre = x @ self.unit_weights().T
+        return pre + h @ self.lateral.T if self.form == "last_hidden" else pre
+
+    def activation(self, pre: Tensor) -> Tensor:
+        return torch.relu(pre)
+
+    def read(self, z: Tensor) -> Tensor:
+        """a . z per sample."""
+        return z @ self.readout
+
+    def combine(self, out: Tensor, h: Tensor) -> Tensor:
+        """The unit term plus the deep branch's c . h_L(x) in the additive form."""
         return out + h @ self.branch_out if self.form == "additive" else out
 
 

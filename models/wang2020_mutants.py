@@ -37,11 +37,8 @@ class OutputReLU(SkipNet):
 class GELUUnits(SkipNet):
     """Bug: the units use GELU (a library default) instead of ReLU."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        h = self.features(x)
-        pre = x @ self.units.T + (h @ self.lateral.T if self.form == "last_hidden" else 0)
-        out = nn.functional.gelu(pre) @ self.readout
-        return out + h @ self.branch_out if self.form == "additive" else out
+    def activation(self, pre: Tensor) -> Tensor:
+        return nn.functional.gelu(pre)
 
 
 class InplaceReLUOnInput(SkipNet):
@@ -59,44 +56,31 @@ class BatchCoupled(SkipNet):
     """Bug: the deep branch's output reduced over the batch axis ([N, 1] summed to [1], broadcast back): every
     prediction gets the batch mean of c . h_L."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        h = self.features(x)
-        pre = x @ self.units.T + (h @ self.lateral.T if self.form == "last_hidden" else 0)
-        out = torch.relu(pre) @ self.readout
-        return out + (h @ self.branch_out).mean(0) if self.form == "additive" else out + 0 * h.mean()
+    def combine(self, out: Tensor, h: Tensor) -> Tensor:
+        return out + (h @ self.branch_out).mean(0) if self.form == "additive" else out
 
 
 class ReadoutMisaligned(SkipNet):
     """Bug: the unit activations reordered (a leftover pruning permutation) but not the readout: a_j multiplies
     unit pi(j)."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        h = self.features(x)
-        pre = x @ self.units.T + (h @ self.lateral.T if self.form == "last_hidden" else 0)
-        m = self.readout.numel()
-        out = torch.relu(pre)[:, torch.arange(m).roll(1)] @ self.readout
-        return out + h @ self.branch_out if self.form == "additive" else out
+    def read(self, z: Tensor) -> Tensor:
+        return z[:, torch.arange(z.shape[1]).roll(1)] @ self.readout
 
 
 class DetachedUnits(SkipNet):
     """Bug: the unit weights used through ``.detach()`` (a copy kept for logging used in the forward pass): W
     never gets a gradient."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        h = self.features(x)
-        pre = x @ self.units.detach().T + (h @ self.lateral.T if self.form == "last_hidden" else 0)
-        out = torch.relu(pre) @ self.readout
-        return out + h @ self.branch_out if self.form == "additive" else out
+    def unit_weights(self) -> Tensor:
+        return self.units.detach()
 
 
 class SumReadout(SkipNet):
     """Control: the readout as an elementwise product and a sum (another summation order, same function)."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        h = self.features(x)
-        pre = x @ self.units.T + (h @ self.lateral.T if self.form == "last_hidden" else 0)
-        out = (torch.relu(pre) * self.readout).sum(1)
-        return out + h @ self.branch_out if self.form == "additive" else out
+    def read(self, z: Tensor) -> Tensor:
+        return (z * self.readout).sum(1)
 
 
 class LinearLayers(nn.Module):

@@ -156,8 +156,7 @@ def _search(claim: Claim, subject: Subject, prof: Profile, ctx: Context, shrink:
         except Discarded as why:
             count[0] -= 1
             discarded[str(why)] += 1
-            reject()
-            raise  # unreachable: reject() raises
+            reject()  # raises: Hypothesis draws another setting
 
     def one(setting: Setting) -> None:
         count[0] += 1
