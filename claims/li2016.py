@@ -432,7 +432,7 @@ def _small_init_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judgement
     violations = [_approach(errs) for errs in ev["relative_error"]]
     j = exceedance_verdict(violations, P0, ctx, f"do not approach cond A as s shrinks (error falling < "
                                                 f"{RATE_FACTOR:g}x per decade of s)")
-    return Judgement(j.holds, j.margin, f"cond H(s W0) -> cond A = {ev['cond_A']:.4g}: worst relative error "
+    return j.restate(f"cond H(s W0) -> cond A = {ev['cond_A']:.4g}: worst relative error "
                                         f"{ev['worst_at_smallest']:.2g} at s = {INIT_SCALES[-1]:g}; {j.summary}")
 
 
@@ -480,7 +480,7 @@ def _large_init_check(setting: Setting, subject: Subject, ctx: Context) -> Evide
 def _large_init_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judgement:
     j = band_verdict(ev["log10_cond_growth"], GROWTH_DECADES, math.inf, ctx,
                      f"log10 cond H(L={GROWTH_DEPTHS[1]})/cond H(L={GROWTH_DEPTHS[0]}) under {ev['init']} init")
-    return Judgement(j.holds, j.margin, j.summary)
+    return j.restate(j.summary)
 
 
 large_init_conditioning = Claim(
@@ -563,7 +563,7 @@ def _depth2_gd_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judgement:
     violations = [math.log(r / STEP_RATIO) if math.isfinite(r) else math.inf for r in ev["ratio"]]
     j = exceedance_verdict(violations, P0, ctx, f"need over {STEP_RATIO:g}x more steps at one depth than another")
     medians = [sorted(s)[len(s) // 2] for s in ev["steps"]]
-    return Judgement(j.holds, j.margin, f"median steps to {TARGET:g} F0: " +
+    return j.restate(f"median steps to {TARGET:g} F0: " +
                      ", ".join(f"{m:g} at L = {L}" for m, L in zip(medians, ev["depths"])) + f"; {j.summary}")
 
 
@@ -603,7 +603,7 @@ def _plateau_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence
 def _plateau_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judgement:
     violations = [math.inf if not math.isfinite(r) else PLATEAU - r for r in ev["final_over_initial"]]
     j = exceedance_verdict(violations, P0, ctx, f"leave the plateau (F/F0 < {PLATEAU})")
-    return Judgement(j.holds, j.margin, f"median F/F0 = {sorted(ev['final_over_initial'])[len(violations) // 2]:.4g} "
+    return j.restate(f"median F/F0 = {sorted(ev['final_over_initial'])[len(violations) // 2]:.4g} "
                                         f"after {ev['steps']} steps; {j.summary}")
 
 
@@ -647,7 +647,7 @@ def _unstable_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judgement:
     logs = [math.log10(r) if r > 0 else -math.inf for r in ev["final_over_initial"]]
     j = band_verdict(logs, 0.0, math.inf, ctx, f"log10 F/F0 after {ev['steps']} steps at L = {ev['depth']}")
     verdict = f"GD at lr {LR} does not train the 1-shortcut stack at L = {ev['depth']}: " if j.holds else ""
-    return Judgement(j.holds, j.margin, verdict + j.summary)
+    return j.restate(verdict + j.summary)
 
 
 gd_depth1_unstable = Claim(

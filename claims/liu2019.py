@@ -453,7 +453,7 @@ def _converse_judge(p0: float, what: str) -> Callable[[Setting, Evidence, Contex
         fig = ev["figure"]
         rates = ", ".join(f"{a:.1f}: {c:.2f}/{o:.2f}" for a, c, o in zip(fig["angles"], fig["converged"],
                                                                         fig["optimum_side"]))
-        return Judgement(j.holds, j.margin, f"{j.summary}; by teacher angle, converged/still on the optimum's "
+        return j.restate(f"{j.summary}; by teacher angle, converged/still on the optimum's "
                                             f"side after {fig['steps']} steps: {rates}")
     return judge
 

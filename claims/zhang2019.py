@@ -112,7 +112,7 @@ def _forward_stable_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judge
     violations = [max(math.log(hi_r / ev["upper"]), math.log(ev["lower"] / lo_r))
                   for hi_r, lo_r in zip(ev["max_r"], ev["min_r"])]
     j = exceedance_verdict(violations, P0, ctx, f"leave [{ev['lower']}, {ev['upper']:.3g}]")
-    return Judgement(j.holds, j.margin, f"q90 max r={ev['q90_max_r']:.3g}, q10 min r="
+    return j.restate(f"q90 max r={ev['q90_max_r']:.3g}, q10 min r="
                                         f"{ev['q10_min_r']:.3g}; {j.summary}")
 
 
@@ -158,7 +158,7 @@ def _backward_stable_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judg
     violations = [math.nan if math.isnan(v) else math.log(v / ev["bound"]) if v > 0 else -math.inf
                   for v in ev["jacobian_norm"]]
     j = exceedance_verdict(violations, P0, ctx, f"have ||J|| > {ev['bound']:g}")
-    return Judgement(j.holds, j.margin, f"median ||dh_L/dh_0||={ev['median']:.3g}, max={ev['max']:.3g}; "
+    return j.restate(f"median ||dh_L/dh_0||={ev['median']:.3g}, max={ev['max']:.3g}; "
                                         f"{j.summary}")
 
 
@@ -416,7 +416,7 @@ def _gd_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judgement:
         return dead
     j = band_verdict(ev["rate_ratio"], *ev["band"], ctx, f"rate(L={ev['depths'][-1]})/rate(L=4)")
     rates = ", ".join(f"{r:.3g}" for r in ev["median_rate"])
-    return Judgement(j.holds, j.margin, f"log-loss rate per step {rates} at L = {ev['depths']}; {j.summary}")
+    return j.restate(f"log-loss rate per step {rates} at L = {ev['depths']}; {j.summary}")
 
 
 gd_depth_free = Claim(
@@ -506,7 +506,7 @@ def _trains_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judgement:
     j = band_verdict(ev["relative"], *ev["band"], ctx,
                      f"log(F_0/F_T) at L = {ev['depth']} over the L = {ev['shallow_depth']} median")
     shallow = float(torch.tensor(ev["shallow_log_reduction"], dtype=torch.float64).nanmedian())
-    return Judgement(j.holds, j.margin, f"median log(F_0/F_T) {shallow:.3g} at L = {ev['shallow_depth']}; "
+    return j.restate(f"median log(F_0/F_T) {shallow:.3g} at L = {ev['shallow_depth']}; "
                                         f"{j.summary}")
 
 

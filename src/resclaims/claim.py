@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Literal, Mapping
 
 from hypothesis.strategies import SearchStrategy
@@ -77,11 +77,22 @@ class Context:
 class Judgement:
     """A verdict with its margin: ``margin`` > 0 means the claim held with that much to
     spare (in the claim's own units), < 0 that it failed by that much.  ``summary`` is
-    the one line shown in the table."""
+    the one line shown in the table.  The verdict helpers also fill in what the test
+    measured, for the JSON and the figures: ``p_value`` of a test, the ``band`` [lo, hi]
+    the claim allows, the confidence ``interval`` of the statistic judged against it,
+    and the ``unit`` of the margin."""
 
     holds: bool
     margin: float
     summary: str
+    p_value: float | None = None
+    band: tuple[float, float] | None = None
+    interval: tuple[float, float] | None = None
+    unit: str = ""
+
+    def restate(self, summary: str) -> "Judgement":
+        """The same verdict, margin and statistics with another summary line."""
+        return replace(self, summary=summary)
 
 
 @dataclass(frozen=True)
@@ -103,7 +114,10 @@ class Claim:
     deterministic claim whose rare counterexamples are worth hunting, ``{"thorough": 500}``).
     ``shares``: claims with the same non-empty value compute the same evidence for the same
     setting and cache it per process; runners should keep them in one process (the test
-    suite groups them for pytest-xdist)."""
+    suite groups them for pytest-xdist).
+    ``figure(result, fig)``: draws the figure a reader of the paper would draw for one
+    result onto a matplotlib Figure, from the result's JSON (``Result.to_json()``) alone, with
+    the claim's band or threshold on it; the report (:mod:`resclaims.html_report`) calls it."""
 
     id: str
     cite: Cite
@@ -123,6 +137,7 @@ class Claim:
     requires: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
     search: Mapping[str, int] = field(default_factory=dict)
     shares: str = ""
+    figure: Callable[[dict[str, Any], Any], None] | None = None
 
     def applies_to(self, subject: Subject) -> str | None:
         """None when ``subject`` can meet the hypotheses, else why it cannot."""

@@ -37,8 +37,10 @@ class Result:
     those of the failing setting when falsified, else of the setting with the smallest
     margin; ``examples`` counts the settings evaluated; ``discarded`` counts, by reason,
     the drawn settings the claim could not judge (:class:`~resclaims.claim.Discarded`);
-    ``costs`` says where the time and memory went (:mod:`resclaims.costs`).  ``skipped``: the subject fixes an
-    architecture outside the claim's hypotheses (``summary`` says which)."""
+    ``costs`` says where the time and memory went (:mod:`resclaims.costs`); ``margins`` are the
+    margins of the settings the search judged, in order, up to the first falsifying one
+    (shrinking is not included), for the report's figure of the margin over examples.
+    ``skipped``: the subject fixes an architecture outside the claim's hypotheses (``summary`` says which)."""
 
     claim: str
     subject: str
@@ -53,6 +55,12 @@ class Result:
     profile: str = ""
     costs: Costs = field(default_factory=Costs)
     discarded: dict[str, int] = field(default_factory=dict)
+    margins: list[float] = field(default_factory=list)
+    p_value: float | None = None
+    alpha: float | None = None
+    band: tuple[float, float] | None = None
+    interval: tuple[float, float] | None = None
+    unit: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return jsonable(asdict(self))
@@ -119,8 +127,7 @@ def _run(claim: Claim | str, subject: Subject | str | None, profile: Profile | s
         if reason is not None:
             return Result(claim.id, name, "skipped", claim.scope,
                           summary=reason, profile=prof.name)
-        examples = len(claim.examples) + prof.max_examples(claim.cost, claim.search)
-        ctx = Context(device=device, alpha=claim.budget / examples, scale=prof.scale)
+        ctx = Context(device=device, alpha=per_example_alpha(claim, prof), scale=prof.scale)
         if setting is not None:
             try:
                 evidence, judgement = evaluate(claim, subj, setting, ctx)
@@ -142,6 +149,8 @@ def _search(claim: Claim, subject: Subject, prof: Profile, ctx: Context, shrink:
     closest: list[tuple[Setting, Evidence, Judgement]] = []
     count = [0]
     discarded: Counter[str] = Counter()
+    margins: list[float] = []
+    searching = [True]  # False once a setting is falsified: the shrinker's settings are not recorded
     limit = DISCARDS_PER_EXAMPLE * prof.max_examples(claim.cost, claim.search)
 
     def evaluate(claim: Claim, subject: Subject, setting: Setting, ctx: Context) -> tuple[Evidence, Judgement]:
@@ -152,11 +161,15 @@ def _search(claim: Claim, subject: Subject, prof: Profile, ctx: Context, shrink:
             count[0] -= 1  # ``one`` counts before the call: examples are the settings judged
             raise _Exhausted()
         try:
-            return evaluate_setting(claim, subject, setting, ctx)
+            evidence, judgement = evaluate_setting(claim, subject, setting, ctx)
         except Discarded as why:
             count[0] -= 1
             discarded[str(why)] += 1
             reject()  # raises: Hypothesis draws another setting
+        if searching[0]:
+            margins.append(judgement.margin)
+            searching[0] = judgement.holds
+        return evidence, judgement
 
     def one(setting: Setting) -> None:
         count[0] += 1
@@ -175,7 +188,7 @@ def _search(claim: Claim, subject: Subject, prof: Profile, ctx: Context, shrink:
     try:
         test()
     except _Falsified as f:
-        return _result(claim, subject.name, prof, f.setting, f.evidence, f.judgement, count[0], discarded)
+        return _result(claim, subject.name, prof, f.setting, f.evidence, f.judgement, count[0], discarded, margins)
     except (Unsatisfiable, FailedHealthCheck, _Exhausted):
         if not discarded:
             raise
@@ -185,7 +198,7 @@ def _search(claim: Claim, subject: Subject, prof: Profile, ctx: Context, shrink:
             if count[0] < asked:
                 judgement = Judgement(judgement.holds, judgement.margin, f"{judgement.summary} (search stopped: "
                                       f"only {count[0]} of {asked} examples judged)")
-            return _result(claim, subject.name, prof, setting, evidence, judgement, count[0], discarded)
+            return _result(claim, subject.name, prof, setting, evidence, judgement, count[0], discarded, margins)
         return Result(claim.id, subject.name, "error", claim.scope, profile=prof.name, discarded=dict(discarded),
                       examples=count[0], summary=f"{'no' if not count[0] else 'too few'} drawn settings could be "
                                                  f"judged ({count[0]} judged; {_discards(discarded)})")
@@ -195,10 +208,10 @@ def _search(claim: Claim, subject: Subject, prof: Profile, ctx: Context, shrink:
             f = falsified.exceptions[0]
             while isinstance(f, BaseExceptionGroup):
                 f = f.exceptions[0]
-            return _result(claim, subject.name, prof, f.setting, f.evidence, f.judgement, count[0], discarded)
+            return _result(claim, subject.name, prof, f.setting, f.evidence, f.judgement, count[0], discarded, margins)
         raise rest.exceptions[0] if rest is not None else group
     setting, evidence, judgement = closest[0]
-    return _result(claim, subject.name, prof, setting, evidence, judgement, count[0], discarded)
+    return _result(claim, subject.name, prof, setting, evidence, judgement, count[0], discarded, margins)
 
 
 class _Exhausted(Exception):
@@ -209,13 +222,21 @@ def _discards(discarded: Counter[str]) -> str:
     return "; ".join(f"{n} discarded: {why}" for why, n in discarded.most_common())
 
 
+def per_example_alpha(claim: Claim, prof: Profile) -> float:
+    """The false-alarm rate of one example: the claim's budget over the examples the
+    profile runs (its explicit examples included), Bonferroni."""
+    return claim.budget / (len(claim.examples) + prof.max_examples(claim.cost, claim.search))
+
+
 def _result(claim: Claim, subject: str, prof: Profile, setting: Setting, evidence: Evidence, judgement: Judgement,
-            examples: int, discarded: Counter[str] | None = None) -> Result:
+            examples: int, discarded: Counter[str] | None = None, margins: list[float] | None = None) -> Result:
     summary = judgement.summary + (f" [{_discards(discarded)}]" if discarded else "")
     return Result(claim.id, subject, "holds" if judgement.holds else "falsified", claim.scope,
                   evidence=jsonable(evidence),
                   setting=dict(setting), summary=summary, margin=judgement.margin,
-                  examples=examples, profile=prof.name, discarded=dict(discarded or {}))
+                  examples=examples, profile=prof.name, discarded=dict(discarded or {}), margins=list(margins or []),
+                  p_value=judgement.p_value, alpha=per_example_alpha(claim, prof), band=judgement.band, interval=judgement.interval,
+                  unit=judgement.unit)
 
 
 def jsonable(value: Any) -> Any:

@@ -25,7 +25,7 @@ def exceedance_verdict(violations: Sequence[float], p0: float, ctx: Context, wha
     test = exceedance(violations, p0, ctx.alpha)
     return Judgement(not test.reject, test.margin,
                      f"{test.failures}/{len(violations)} seeds {what} (falsified at >= {test.needed}, "
-                     f"p={test.p_value:.2g})")
+                     f"p={test.p_value:.2g})", p_value=test.p_value, unit="violation (the claim's units)")
 
 
 def band_verdict(values: Sequence[float], lo: float, hi: float, ctx: Context, name: str) -> Judgement:
@@ -34,7 +34,7 @@ def band_verdict(values: Sequence[float], lo: float, hi: float, ctx: Context, na
     margin = band_margin(ci, lo, hi)
     inside = not ci.disjoint_from(lo, hi)
     return Judgement(inside, margin, f"median {name} in {ci} {'meets' if inside else 'misses'} "
-                                     f"[{lo:.3g}, {hi:.3g}]")
+                                     f"[{lo:.3g}, {hi:.3g}]", band=(lo, hi), interval=(ci.lo, ci.hi), unit=name)
 
 
 def rate_above_verdict(events: int, trials: int, p0: float, ctx: Context, what: str) -> Judgement:
@@ -46,7 +46,7 @@ def rate_above_verdict(events: int, trials: int, p0: float, ctx: Context, what: 
     reject, p_value = exceedance_rejects(events, trials, p0, ctx.alpha)
     margin = math.log10(ctx.alpha / p_value) if p_value > 0 else math.inf
     return Judgement(reject, margin, f"{events}/{trials} runs {what} ({'rejects' if reject else 'does not reject'} "
-                                     f"rate <= {p0:g}, p={p_value:.2g})")
+                                     f"rate <= {p0:g}, p={p_value:.2g})", p_value=p_value, unit="log10(alpha / p)")
 
 
 def decades(error: float, tolerance: float) -> float:
