@@ -53,6 +53,19 @@ class ForwardSweep:
     def time_sweep_loop(self, depth: int, width: int) -> None:
         sweeps.log_norms(self.loop, self.x)
 
+
+class ForwardSweepMemory:
+    """Peak memory of ForwardSweep's batched sweep.  asv's peakmem is the process's peak,
+    setup included, so this setup builds the batched ensemble alone."""
+
+    params = ForwardSweep.params
+    param_names = ForwardSweep.param_names
+    timeout = 600
+
+    def setup(self, depth: int, width: int) -> None:
+        torch.set_num_threads(1)
+        self.batched, self.x = _ensemble(depth, width, 1 / math.sqrt(depth), 4)
+
     def peakmem_sweep_batched(self, depth: int, width: int) -> None:
         sweeps.log_norms(self.batched, self.x)
 

@@ -75,9 +75,6 @@ class DenseHessian:
     def time_dense_hessian(self, parameters: int) -> None:
         hessian.dense_hessian(self.obj)
 
-    def peakmem_dense_hessian(self, parameters: int) -> None:
-        hessian.dense_hessian(self.obj)
-
     def time_hvp_hessian(self, parameters: int) -> None:
         hessian.hvp_hessian(self.obj)
 
@@ -88,6 +85,22 @@ class DenseHessian:
 
     def time_eigvalsh(self, parameters: int) -> None:
         torch.linalg.eigvalsh(self.matrix)
+
+
+class DenseHessianMemory:
+    """Peak memory of DenseHessian's dense H(0).  asv's peakmem is the process's peak,
+    setup included, so this setup builds the objective alone (not H for eigvalsh)."""
+
+    params = DenseHessian.params
+    param_names = DenseHessian.param_names
+    timeout = 900
+
+    def setup(self, parameters: int) -> None:
+        torch.set_num_threads(1)
+        self.obj = stack_objective(parameters // (2 * WIDTH * WIDTH))
+
+    def peakmem_dense_hessian(self, parameters: int) -> None:
+        hessian.dense_hessian(self.obj)
 
 
 class LanczosExtremes:

@@ -4,6 +4,8 @@ sweep against the naive per-seed loop, the dense Hessian against the naive
 (or xdist) each runs once as a smoke test; no test asserts a time."""
 from __future__ import annotations
 
+import importlib
+import inspect
 import math
 import sys
 from pathlib import Path
@@ -11,8 +13,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from resclaims import history, registry
 from resclaims.core import data, hessian, sweeps
 from resclaims.core.ensemble import Ensemble
+from resclaims.engine import run
 from resclaims.models.zhang2019 import SUBJECTS
 
 
@@ -88,3 +92,34 @@ def test_construction_16_seeds(benchmark, path: str) -> None:
     benchmark.group = "construction L=128 m=64 S=16"
     params = benchmark.pedantic(run, rounds=3, warmup_rounds=1)
     assert torch.equal(params["blocks.5.branch.0.weight"][3], build(seeds[3]).blocks[5].branch[0].weight)
+
+
+BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
+BENCHMARK = ("time_", "peakmem_", "mem_", "track_", "timeraw_")
+
+
+def _bench(name: str):
+    sys.path.insert(0, str(BENCHMARKS))
+    return importlib.import_module(name)
+
+
+@pytest.mark.parametrize("module", sorted(p.stem for p in BENCHMARKS.glob("bench_*.py")))
+def test_peakmem_setup_builds_only_what_it_measures(module: str) -> None:
+    """asv's peakmem is the process's peak, setup included: a class whose setup builds
+    something for a peakmem_* benchmark holds no other benchmark."""
+    for name, cls in inspect.getmembers(_bench(module), inspect.isclass):
+        methods = [m for m in vars(cls) if m.startswith(BENCHMARK)]
+        if any(m.startswith("peakmem_") for m in methods) and ("setup" in vars(cls) or "setup_cache" in vars(cls)):
+            assert len(methods) == 1, f"{module}.{name}: {methods} share one setup"
+
+
+def test_conformance_tracks_one_margin_per_claim() -> None:
+    """bench_conformance has one track_margin_* per claim (its pretty_name the claim id),
+    returning the margin of the claim's ci run on its reference as asv stores it."""
+    bench = _bench("bench_conformance")
+    tracks = {name: f for name, f in vars(bench).items() if name.startswith("track_")}
+    assert {history.claim_of(f"bench_conformance.{name}") for name in tracks} == set(registry.claims())
+    assert all(f.__name__ == name and history.claim_of(f"bench_conformance.{name}") == f.pretty_name
+               and f.unit == history.UNIT and f.timeout >= 600 for name, f in tracks.items())
+    claim = "wang2020.merge_inequality"  # about a second
+    assert tracks[history.benchmark_name(claim)]() == history.stored(run(claim, profile="ci").margin)

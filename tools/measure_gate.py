@@ -79,7 +79,8 @@ def memory(depth: int) -> dict:
     script = STREAMED.format(bench=str(ROOT / "benchmarks"), depth=depth, width=256)
     streamed = json.loads(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                                          check=True).stdout.splitlines()[-1])
-    setting = json.dumps({"c": 0.5, "depth": depth, "width": 256, "seed": 0})
+    setting = json.dumps({"block": "mlp", "branch_depth": 1, "stages": 1, "input": "vector", "c": 0.5,
+                          "depth": depth, "width": 256, "seed": 0})
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "replay.json"
         subprocess.run([sys.executable, "-m", "resclaims.cli", "check", "--claims", "zhang2019.forward_stable",

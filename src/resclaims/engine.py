@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import math
+import random
+import shlex
 import unittest
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterator, Literal
+from typing import Any, Callable, Iterator, Literal
 
 import hypothesis
 import torch
@@ -21,13 +23,14 @@ from hypothesis import given, reject, target
 from hypothesis.errors import FailedHealthCheck, Unsatisfiable
 from hypothesis import settings as hsettings
 
-from resclaims import registry
+from resclaims import recording, registry
 from resclaims.costs import Costs, measure, phase
 from resclaims.claim import Claim, Context, Discarded, Evidence, Judgement, Setting
 from resclaims.family import Subject, SubjectError
 from resclaims.profiles import Profile, resolve
 
 Verdict = Literal["holds", "falsified", "skipped", "error"]
+Progress = Callable[[int, int], None]  # (settings judged, settings planned), after each judged setting
 DISCARDS_PER_EXAMPLE = 3  # a search stops after this many discarded settings per example it asks for
 
 
@@ -40,7 +43,9 @@ class Result:
     ``costs`` says where the time and memory went (:mod:`resclaims.costs`); ``margins`` are the
     margins of the settings the search judged, in order, up to the first falsifying one
     (shrinking is not included), for the report's figure of the margin over examples.
-    ``skipped``: the subject fixes an architecture outside the claim's hypotheses (``summary`` says which)."""
+    ``skipped``: the subject fixes an architecture outside the claim's hypotheses (``summary`` says which).
+    ``hypothesis_seed``: "derandomized" when the profile fixes the draws, else the seed the search
+    was given; None when no search ran (a replayed setting, a skip, an unusable subject)."""
 
     claim: str
     subject: str
@@ -61,6 +66,7 @@ class Result:
     band: tuple[float, float] | None = None
     interval: tuple[float, float] | None = None
     unit: str = ""
+    hypothesis_seed: int | str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return jsonable(asdict(self))
@@ -91,11 +97,15 @@ def evaluate_setting(claim: Claim, subject: Subject, setting: Setting, ctx: Cont
 
 
 def run(claim: Claim | str, subject: Subject | str | None = None, profile: Profile | str | None = None,
-        device: str = "cpu", setting: Setting | None = None, shrink: bool = True) -> Result:
+        device: str = "cpu", setting: Setting | None = None, shrink: bool = True,
+        progress: Progress | None = None, seed: int | None = None) -> Result:
     """Check ``claim`` on ``subject`` (default: the claim family's reference) and return a
-    Result; subject problems become an ``error`` result, never an exception."""
+    Result; subject problems become an ``error`` result, never an exception.  ``progress``
+    is called with (settings judged, settings planned) after each setting the search
+    judges; ``seed`` seeds the search of a profile that does not derandomize (default: a
+    fresh one, or pytest's ``--hypothesis-seed``), and is recorded in the Result."""
     with measure() as costs, exact_matmuls():
-        result = _run(claim, subject, profile, device, setting, shrink)
+        result = _run(claim, subject, profile, device, setting, shrink, progress, seed)
     result.costs = costs
     result.seconds = costs.total_s
     return result
@@ -115,7 +125,7 @@ def exact_matmuls() -> Iterator[None]:
 
 
 def _run(claim: Claim | str, subject: Subject | str | None, profile: Profile | str | None,
-         device: str, setting: Setting | None, shrink: bool) -> Result:
+         device: str, setting: Setting | None, shrink: bool, progress: Progress | None, seed: int | None) -> Result:
     claim = registry.get(claim) if isinstance(claim, str) else claim
     prof = profile if isinstance(profile, Profile) else resolve(profile)
     name = subject.name if isinstance(subject, Subject) else (subject or "reference")
@@ -135,7 +145,10 @@ def _run(claim: Claim | str, subject: Subject | str | None, profile: Profile | s
                 return Result(claim.id, name, "skipped", claim.scope, setting=dict(setting), profile=prof.name,
                               summary=f"this setting cannot be judged: {why}", discarded={str(why): 1})
             return _result(claim, name, prof, setting, evidence, judgement, 1)
-        return _search(claim, subj, prof, ctx, shrink)
+        seed = search_seed(prof, seed)
+        result = _search(claim, subj, prof, ctx, shrink, progress, seed)
+        result.hypothesis_seed = "derandomized" if seed is None else seed
+        return result
     except SubjectError as exc:
         return Result(claim.id, name, "error", claim.scope,
                       summary=str(exc), profile=prof.name)
@@ -145,13 +158,27 @@ def _run(claim: Claim | str, subject: Subject | str | None, profile: Profile | s
                       profile=prof.name)
 
 
-def _search(claim: Claim, subject: Subject, prof: Profile, ctx: Context, shrink: bool) -> Result:
+def search_seed(prof: Profile, seed: int | None = None) -> int | None:
+    """The seed a search under ``prof`` uses: None when the profile derandomizes (the
+    draws are then fixed by the claim), else ``seed``, pytest's ``--hypothesis-seed``, or
+    a fresh random one."""
+    if prof.derandomize:
+        return None
+    if seed is not None:
+        return seed
+    forced = getattr(hypothesis.core, "global_force_seed", None)
+    return forced if isinstance(forced, int) else random.getrandbits(32)
+
+
+def _search(claim: Claim, subject: Subject, prof: Profile, ctx: Context, shrink: bool,
+            progress: Progress | None, seed: int | None) -> Result:
     closest: list[tuple[Setting, Evidence, Judgement]] = []
     count = [0]
     discarded: Counter[str] = Counter()
     margins: list[float] = []
     searching = [True]  # False once a setting is falsified: the shrinker's settings are not recorded
     limit = DISCARDS_PER_EXAMPLE * prof.max_examples(claim.cost, claim.search)
+    planned = len(claim.examples) + prof.max_examples(claim.cost, claim.search)
 
     def evaluate(claim: Claim, subject: Subject, setting: Setting, ctx: Context) -> tuple[Evidence, Judgement]:
         """The module's evaluate, counting discarded settings.  It shadows that name so that
@@ -169,6 +196,8 @@ def _search(claim: Claim, subject: Subject, prof: Profile, ctx: Context, shrink:
         if searching[0]:
             margins.append(judgement.margin)
             searching[0] = judgement.holds
+            if progress is not None:
+                progress(count[0], planned)
         return evidence, judgement
 
     def one(setting: Setting) -> None:
@@ -185,6 +214,8 @@ def _search(claim: Claim, subject: Subject, prof: Profile, ctx: Context, shrink:
     for explicit in reversed(claim.examples):
         test = hypothesis.example(explicit)(test)
     test = hsettings(**prof.hypothesis_settings(claim.cost, shrink, claim.search))(test)
+    if seed is not None:
+        test = hypothesis.seed(seed)(test)
     try:
         test()
     except _Falsified as f:
@@ -196,20 +227,12 @@ def _search(claim: Claim, subject: Subject, prof: Profile, ctx: Context, shrink:
             setting, evidence, judgement = closest[0]
             asked = prof.max_examples(claim.cost, claim.search)
             if count[0] < asked:
-                judgement = Judgement(judgement.holds, judgement.margin, f"{judgement.summary} (search stopped: "
-                                      f"only {count[0]} of {asked} examples judged)")
+                judgement = judgement.restate(f"{judgement.summary} (search stopped: only {count[0]} of {asked} "
+                                              f"examples judged)")
             return _result(claim, subject.name, prof, setting, evidence, judgement, count[0], discarded, margins)
         return Result(claim.id, subject.name, "error", claim.scope, profile=prof.name, discarded=dict(discarded),
                       examples=count[0], summary=f"{'no' if not count[0] else 'too few'} drawn settings could be "
                                                  f"judged ({count[0]} judged; {_discards(discarded)})")
-    except BaseExceptionGroup as group:  # several distinct failures: report the first claim failure
-        falsified, rest = group.split(_Falsified)
-        if falsified is not None:
-            f = falsified.exceptions[0]
-            while isinstance(f, BaseExceptionGroup):
-                f = f.exceptions[0]
-            return _result(claim, subject.name, prof, f.setting, f.evidence, f.judgement, count[0], discarded, margins)
-        raise rest.exceptions[0] if rest is not None else group
     setting, evidence, judgement = closest[0]
     return _result(claim, subject.name, prof, setting, evidence, judgement, count[0], discarded, margins)
 
@@ -253,11 +276,17 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def counterexample(result: Result, claim: Claim, subject_spec: str | None = None) -> str:
+def counterexample(result: Result, claim: Claim, subject_spec: str | None = None, device: str = "cpu") -> str:
     """The text a person acts on when a claim is falsified: what was claimed, the
-    (shrunk) setting, the evidence and margin, and how to replay it bit-identically."""
+    (shrunk) setting, the evidence and margin, and how to replay it bit-identically: a
+    shell command (quoted for a POSIX shell, to run from the directory the check ran
+    in) and a Python call, each on one line."""
     spec = subject_spec or result.subject
     setting = json.dumps(result.setting, sort_keys=True)
+    options = f" --profile {result.profile}" if result.profile else ""
+    options += f" --device {device}" if device != "cpu" else ""
+    keywords = (f", profile={result.profile!r}" if result.profile else "") + \
+        (f", device={device!r}" if device != "cpu" else "")
     evidence = "\n".join(f"    {k}: {_short(v)}" for k, v in result.evidence.items())
     return (
         f"{claim.id} falsified on subject {result.subject}\n"
@@ -267,8 +296,9 @@ def counterexample(result: Result, claim: Claim, subject_spec: str | None = None
         f"  setting: {setting}\n"
         f"  verdict: {result.summary} (margin {result.margin:.3g})\n"
         f"  evidence:\n{evidence}\n"
-        f"  replay:  resclaims check --claims {claim.id} --subject {spec} --setting '{setting}'\n"
-        f"       or  resclaims.verify({claim.id!r}, {spec!r}, setting={setting})"
+        f"  replay:  resclaims check --claims {claim.id} --subject {shlex.quote(spec)}{options} "
+        f"--setting {shlex.quote(setting)}\n"
+        f"       or  resclaims.verify({claim.id!r}, {spec!r}{keywords}, setting={result.setting!r})"
     )
 
 
@@ -277,19 +307,23 @@ def _short(value: Any, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def verify(claim: Claim | str, subject: Subject | str | None = None, profile: Profile | str | None = None,
-           device: str = "cpu", setting: Setting | None = None) -> Result:
-    """Check ``claim`` on ``subject`` and return the Result if it holds.  Raises
+def verify(claim: Claim | str, subject: Subject | registry.SubjectSpec | None = None,
+           profile: Profile | str | None = None, device: str = "cpu", setting: Setting | None = None) -> Result:
+    """Check ``claim`` on ``subject`` (a registered name, ``'module:adapter'``, a Subject, or
+    your Adapter or factory object) and return the Result if it holds.  Raises
     AssertionError with a readable counterexample if it is falsified, SubjectError if
     the subject cannot be used, and NotApplicable (a skip under pytest) if the subject
-    fixes an architecture outside the claim's hypotheses."""
+    fixes an architecture outside the claim's hypotheses.  Under pytest the failure
+    points at the calling test's line (this frame is hidden) and every Result is
+    recorded for the resclaims plugin (:mod:`resclaims.recording`)."""
+    __tracebackhide__ = True
     claim = registry.get(claim) if isinstance(claim, str) else claim
     result = run(claim, subject, profile=profile, device=device, setting=setting)
+    recording.record(result)
     if result.verdict == "error":
         raise SubjectError(result.summary)
     if result.verdict == "skipped":
         raise NotApplicable(result.summary)
     if result.verdict == "falsified":
-        spec = subject.name if isinstance(subject, Subject) else subject
-        raise AssertionError(counterexample(result, claim, spec))
+        raise AssertionError(counterexample(result, claim, device=device))
     return result

@@ -340,8 +340,14 @@ def load_adapter(spec: str) -> Adapter:
         if not hasattr(obj, part):
             raise SubjectError(f"subject {spec}: module {module_name!r} has no attribute {attr!r}")
         obj = getattr(obj, part)
+    return as_adapter(obj, spec)
+
+
+def as_adapter(obj: Any, name: str) -> Adapter:
+    """``obj`` as an Adapter: an Adapter itself, or a factory callable wrapped as one;
+    anything else raises SubjectError naming the subject ``name``."""
     if isinstance(obj, Adapter):
         return obj
     if not callable(obj):
-        raise SubjectError(f"subject {spec}: {attr!r} is neither a resclaims.Adapter nor callable")
+        raise SubjectError(f"subject {name} is neither a resclaims.Adapter nor callable")
     return Adapter(build=obj)

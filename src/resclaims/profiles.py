@@ -34,12 +34,15 @@ class Profile:
 
     def hypothesis_settings(self, cost: Cost, shrink: bool, search: Mapping[str, int] | None = None
                             ) -> dict[str, Any]:
-        """Keyword arguments for ``hypothesis.settings`` for a claim of this cost."""
+        """Keyword arguments for ``hypothesis.settings`` for a claim of this cost.  One
+        counterexample is enough to falsify a claim: ``report_multiple_bugs=False`` stops the
+        generation at the first (Hypothesis would otherwise go on drawing, up to twice the
+        settings it took to find it, for distinct failures), then shrinks it."""
         phases = [Phase.explicit, Phase.generate] + ([Phase.target] if self.target else [])
         if shrink:
             phases.append(Phase.shrink)
         return dict(max_examples=self.max_examples(cost, search), derandomize=self.derandomize,
-                    deadline=None, database=None, print_blob=False, phases=phases,
+                    deadline=None, database=None, print_blob=False, phases=phases, report_multiple_bugs=False,
                     verbosity=Verbosity.quiet,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.differing_executors])
 

@@ -6,11 +6,17 @@ from __future__ import annotations
 import fnmatch
 import importlib
 import pkgutil
+import sys
 from functools import lru_cache
 from types import ModuleType
+from typing import Union
 
 from resclaims.claim import Claim
-from resclaims.family import Family, Subject, SubjectError, load_adapter
+from resclaims.family import Adapter, Factory, Family, Subject, SubjectError, as_adapter, load_adapter
+
+SubjectSpec = Union[str, Adapter, Factory]
+"""A subject as a user gives it: a registered name, ``'module:adapter'``, or the Adapter or
+factory object itself."""
 
 
 class UnknownClaim(LookupError):
@@ -64,6 +70,7 @@ def select(patterns: list[str] | None) -> list[Claim]:
 
 def get(claim_id: str) -> Claim:
     """The claim with this exact id."""
+    __tracebackhide__ = True  # an unknown id in a user's test points at the test's line
     try:
         return claims()[claim_id]
     except KeyError:
@@ -91,13 +98,16 @@ def controls() -> list[Subject]:
     return [s for s in subjects().values() if s.role == "control"]
 
 
-def subject_for(spec: str | None, family: Family, claim: Claim | None = None) -> Subject:
+def subject_for(spec: SubjectSpec | None, family: Family, claim: Claim | None = None) -> Subject:
     """Resolve ``--subject``: None gives the family's reference for ``claim``, a registered name gives
     that subject, ``module:adapter`` makes a user's Adapter (or bare factory) a subject
-    of ``family``.
+    of ``family``, and so does the Adapter or factory object itself (named by :func:`object_name`).
     A registered subject of another family raises SubjectError."""
     if spec is None:
         return reference(family, claim)
+    if not isinstance(spec, str):
+        name = object_name(spec)
+        return Subject(name, family, as_adapter(spec, name), doc="user adapter")
     registered = subjects().get(spec)
     if registered is not None:
         if registered.family is not family:
@@ -108,3 +118,44 @@ def subject_for(spec: str | None, family: Family, claim: Claim | None = None) ->
         raise SubjectError(f"unknown subject {spec!r}: give a registered name "
                            f"(see `resclaims list --subjects`) or 'package.module:adapter'")
     return Subject(spec, family, load_adapter(spec), doc="user adapter")
+
+
+def object_name(obj: object) -> str:
+    """The subject name of a user's Adapter or factory object, as ``module:name``: a
+    factory's qualified name; an Adapter's module-level variable (so the name replays as
+    ``--subject``), else its ``build``'s qualified name."""
+    target = obj.build if isinstance(obj, Adapter) else obj
+    module = getattr(target, "__module__", None) or type(target).__module__
+    if isinstance(obj, Adapter):
+        namespace = vars(sys.modules[module]) if module in sys.modules else {}
+        bound = [attr for attr, value in namespace.items() if value is obj]
+        if bound:
+            return f"{module}:{bound[0]}"
+    return f"{module}:{getattr(target, '__qualname__', type(target).__qualname__)}"
+
+
+def claims_for(spec: str, claims: list[Claim]) -> tuple[list[Claim], list[str]]:
+    """Of ``claims``, those ``spec`` is checked against, and why families were left out: a
+    registered subject's family's claims; for a user's ``module:adapter``, those of every
+    family whose contract the adapter meets (one reason per family it does not meet).
+    Raises SubjectError when the subject is unknown or no claim is left."""
+    if ":" not in spec:
+        subject = subjects().get(spec)
+        if subject is None:
+            raise SubjectError(f"unknown subject {spec!r}: give a registered name "
+                               f"(see `resclaims list --subjects`) or 'package.module:adapter'")
+        mine = [c for c in claims if c.family is subject.family]
+        if not mine:
+            raise SubjectError(f"no selected claim is about family {subject.family.name} of subject {spec}")
+        return mine, []
+    adapter = load_adapter(spec)
+    met, reasons = set(), []
+    for family in {id(c.family): c.family for c in claims}.values():
+        try:
+            Subject(spec, family, adapter).check_contract()
+            met.add(family.name)
+        except SubjectError as exc:
+            reasons.append(f"{family.name}: {exc}")
+    if not met:
+        raise SubjectError(f"{spec} meets the contract of no claim family (" + "; ".join(reasons) + ")")
+    return [c for c in claims if c.family.name in met], reasons

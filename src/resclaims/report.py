@@ -1,10 +1,35 @@
-"""What a run shows and writes: the terminal table, the catalog, and the JSON file
-(written atomically after every claim, so an interrupted run keeps what it finished)."""
+"""What a run shows and writes: the terminal table, the catalog, and the results file.
+
+The results file (``check --json``) is written atomically after every claim, so an
+interrupted run keeps what it finished.  It is one JSON object, version ``SCHEMA``:
+
+* ``schema`` (int): the version of this layout; it grows when a field changes meaning.
+* ``complete`` (bool): false for a run that was interrupted (Ctrl-C, SIGTERM) or is
+  still going.
+* ``environment``: ``resclaims``, ``python``, ``torch`` and ``hypothesis`` versions,
+  ``platform``, ``device``, ``profile``, ``torch_threads``, ``argv``; ``commit`` (the
+  ``git rev-parse HEAD`` of the working directory's repository, null outside git) and
+  ``dirty`` (tracked files changed since that commit; null outside git);
+  ``hypothesis_seed``: ``"derandomized"`` when the profile derandomizes (the draws are
+  fixed by the claim), else the integer seed every claim's search was given
+  (``check --seed`` replays it).
+* ``results``: one object per claim and subject (:class:`resclaims.engine.Result`):
+  ``claim``, ``subject``, ``verdict`` (holds, falsified, skipped, error), ``scope``,
+  ``summary`` (the table's line), ``setting`` (the failing setting, else the one with
+  the smallest margin), ``evidence``, ``margin`` (> 0 held with that much to spare, in
+  ``unit``; "inf" when unbounded), ``unit``, ``p_value``, ``alpha`` (the per-example
+  false-alarm rate), ``band`` (the [lo, hi] the claim allows), ``interval`` (the
+  confidence interval judged against it), ``examples`` (settings judged), ``margins``
+  (their margins, in order), ``discarded`` (counts by reason), ``profile``,
+  ``hypothesis_seed`` (as above; null for a replayed setting), ``seconds`` and ``costs``
+  (:mod:`resclaims.costs`).  Non-finite floats are the strings "inf", "-inf", "nan".
+"""
 from __future__ import annotations
 
 import json
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -19,36 +44,89 @@ from resclaims.engine import Result
 
 STYLE = {"holds": "green", "falsified": "bold red", "skipped": "dim", "error": "bold yellow"}
 SCOPE_LABEL = {"theorem": "theorem", "reference-conformance": "ref. conformance"}
+SCHEMA = 1  # the results file's layout (module docstring)
 
 
-def environment(profile: str, device: str) -> dict[str, Any]:
-    """Versions and machine facts that a result depends on."""
+def environment(profile: str, device: str, hypothesis_seed: int | str = "derandomized") -> dict[str, Any]:
+    """Versions and machine facts that a result depends on, the commit of the working
+    directory's repository, and the seed Hypothesis used (see the module docstring)."""
     import hypothesis
     import torch
 
     import resclaims
 
+    commit, dirty = git_state()
     return {"resclaims": resclaims.__version__, "python": platform.python_version(),
             "torch": torch.__version__, "hypothesis": hypothesis.__version__,
             "platform": platform.platform(), "device": device, "profile": profile,
-            "torch_threads": torch.get_num_threads(), "argv": sys.argv[1:]}
+            "torch_threads": torch.get_num_threads(), "argv": sys.argv[1:],
+            "commit": commit, "dirty": dirty, "hypothesis_seed": hypothesis_seed}
+
+
+def git_state(cwd: Path | None = None) -> tuple[str | None, bool | None]:
+    """``(commit, dirty)`` of the git repository holding ``cwd`` (default: the working
+    directory): HEAD's hash and whether tracked files differ from it; ``(None, None)``
+    outside a repository or without git.  Never raises."""
+    def git(*args: str) -> str | None:
+        try:
+            proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return proc.stdout.strip() if proc.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    if commit is None:
+        return None, None
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return commit, None if status is None else bool(status)
+
+
+def payload(results: Sequence[Result], env: dict[str, Any], complete: bool) -> dict[str, Any]:
+    """The results file's object (see the module docstring)."""
+    return {"schema": SCHEMA, "results": [r.to_json() for r in results], "environment": env, "complete": complete}
 
 
 def write_json(path: str | Path, results: Sequence[Result], env: dict[str, Any], complete: bool) -> None:
-    """Write ``{"results": [...], "environment": {...}, "complete": bool}`` atomically:
-    to a temporary file in the same folder, then renamed over ``path``."""
+    """Write the results file (:func:`payload`) atomically."""
+    atomic_write(path, json.dumps(payload(results, env, complete), indent=2, allow_nan=False))
+
+
+def atomic_write(path: str | Path, text: str) -> None:
+    """Write ``text`` to a temporary file in ``path``'s folder, then rename it over
+    ``path``: a reader sees the old file or the new one, never half of one.  The file
+    gets the permissions a new file would (0o666 less the umask), not mkstemp's 0o600."""
     target = Path(path)
-    payload = {"results": [r.to_json() for r in results], "environment": env, "complete": complete}
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or Path("."))
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(payload, handle, indent=2, allow_nan=False)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def load_results(path: str | Path) -> dict[str, Any]:
+    """A results file written by ``check --json``; raises ValueError with one line
+    saying what is wrong with it."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ValueError(f"cannot read results file {path}: {exc.strerror or exc}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path} is not a resclaims results file (invalid JSON: {exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("results"), list):
+        raise ValueError(f"{path} is not a resclaims results file (no \"results\" list)")
+    return data
 
 
 def results_table(results: Sequence[Result], claims: dict[str, Claim]) -> Table:
@@ -106,5 +184,5 @@ def catalog_table(claims: Sequence[Claim]) -> Table:
 
 def console(stderr: bool = False) -> Console:
     """A rich console that degrades to plain text when not on a terminal."""
-    return Console(stderr=stderr, highlight=False, soft_wrap=False,
-                   width=None if sys.stdout.isatty() else 160)
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=None if stream.isatty() else 160)

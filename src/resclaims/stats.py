@@ -13,6 +13,8 @@ Two tests cover the claim kinds:
   <= alpha when the true median is inside.
 
 Bonferroni: a profile that runs E examples of a claim gives each alpha = budget / E.
+The binomial tails are scipy.stats' (``binom.sf``/``binom.cdf``, the regularised
+incomplete beta function).
 """
 from __future__ import annotations
 
@@ -21,12 +23,13 @@ import random
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+import numpy as np
+from scipy.stats import binom
+
 
 def binomial_upper_tail(k: int, n: int, p: float) -> float:
-    """P(X >= k) for X ~ Bin(n, p), exact."""
-    if k <= 0:
-        return 1.0
-    return float(sum(math.comb(n, i) * p ** i * (1 - p) ** (n - i) for i in range(k, n + 1)))
+    """P(X >= k) = P(X > k - 1) for X ~ Bin(n, p): 1 for k <= 0, 0 for k > n."""
+    return float(binom.sf(k - 1, n, p))
 
 
 def exceedance_rejects(failures: int, trials: int, p0: float, alpha: float) -> tuple[bool, float]:
@@ -65,19 +68,13 @@ def median_interval(values: Sequence[float], alpha: float) -> Interval:
     NaNs sort above every number (a NaN per-seed value is an undefined statistic).
     Raises ValueError when len(values) is too small to reach 1 - alpha."""
     s = len(values)
-    j_best = 0
-    for j in range(1, s // 2 + 1):
-        miss = 2 * (1 - binomial_upper_tail(j, s, 0.5))  # 2 P(Bin <= j - 1)
-        if miss <= alpha:
-            j_best = j
-        else:
-            break
+    misses = 2 * binom.cdf(np.arange(s // 2), s, 0.5)  # misses[j - 1] = 2 P(Bin(s, 1/2) <= j - 1)
+    j_best = int(np.count_nonzero(misses <= alpha))  # misses grow with j: the largest j that reaches 1 - alpha
     if j_best == 0:
         raise ValueError(f"{s} values cannot give a median interval at alpha = {alpha:.2g}; "
                          f"need at least {seeds_for_median(alpha)}")
     ordered = sorted(values, key=lambda v: (math.isnan(v), v))
-    coverage = 1 - 2 * (1 - binomial_upper_tail(j_best, s, 0.5))
-    return Interval(ordered[j_best - 1], ordered[s - j_best], coverage)
+    return Interval(ordered[j_best - 1], ordered[s - j_best], float(1 - misses[j_best - 1]))
 
 
 def seeds_for_median(alpha: float) -> int:
@@ -87,7 +84,10 @@ def seeds_for_median(alpha: float) -> int:
 
 
 def slope(xs: Sequence[float], ys: Sequence[float]) -> float:
-    """Least-squares slope of ys on xs (NaN if any value is not finite)."""
+    """Least-squares slope S_xy / S_xx of ys on xs (NaN if any value is not finite).
+    Written out rather than ``scipy.stats.linregress``: the same estimator, but linregress
+    costs 16x more per call (it always computes a p-value), which the bootstraps pay a
+    thousand times, and recorded slopes (tests/test_evidence_replay.py) keep their bits."""
     n = len(xs)
     if any(not math.isfinite(v) for v in (*xs, *ys)):
         return math.nan
@@ -97,7 +97,8 @@ def slope(xs: Sequence[float], ys: Sequence[float]) -> float:
 
 
 def r_squared(xs: Sequence[float], ys: Sequence[float]) -> float:
-    """Coefficient of determination of the least-squares line of ys on xs."""
+    """Coefficient of determination 1 - SS_res / SS_tot of the least-squares line of ys
+    on xs (1 when every y is the same: the line fits exactly)."""
     n = len(xs)
     b = slope(xs, ys)
     if math.isnan(b):
@@ -125,7 +126,8 @@ def exceedance(violations: Sequence[float], p0: float, alpha: float) -> Exceedan
     ``needed``-th largest violation, so margin < 0 exactly when the test rejects and
     |margin| says by how much (in the violation's units).  NaN counts as a failure."""
     s = len(violations)
-    needed = next((k for k in range(1, s + 1) if binomial_upper_tail(k, s, p0) <= alpha), s + 1)
+    tails = binom.sf(np.arange(s), s, p0)  # tails[k - 1] = P(Bin(s, p0) >= k), falling in k
+    needed = s + 1 - int(np.count_nonzero(tails <= alpha))
     worst_first = sorted(violations, key=lambda v: (not math.isnan(v), -v if not math.isnan(v) else 0))
     failures = sum(1 for v in violations if math.isnan(v) or v > 0)
     margin = math.inf if needed > s else -worst_first[needed - 1]
