@@ -38,6 +38,7 @@ values were used and the step-size ratio and prior calibrated here (thresholds f
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any, Callable
 
 import torch
@@ -45,6 +46,7 @@ from hypothesis import strategies as st
 from torch import Tensor, nn
 
 from resclaims.claim import Cite, Claim, Context, Evidence, Judgement, Scale, Setting
+from resclaims.claims import liu2019_figures as draw
 from resclaims.core import gaussian, train
 from resclaims.core.data import spawn
 from resclaims.core.population_gd import STOP_RTOL, Runs, angle, batched_filter, population_gd
@@ -127,6 +129,21 @@ def _run(subject: Subject, setting: Setting, ctx: Context, alphas: list[float], 
     return runs, torch.tensor(alphas, dtype=torch.float64).repeat_interleave(per_alpha)
 
 
+CURVE_POINTS = 30   # steps of each loss curve kept for the figures, log- and again linearly spaced
+
+
+def _curves(losses: Tensor) -> dict[str, Any]:
+    """Loss curves (T + 1, B) kept small for the figures: at about 2 CURVE_POINTS steps t (log-
+    and linearly spaced), the first run's (the adversarial a0's), and the median, least and
+    largest over the runs."""
+    last = losses.shape[0] - 1
+    steps = sorted({0, last, *(min(last, round(last ** (i / CURVE_POINTS))) for i in range(CURVE_POINTS)),
+                    *(last * i // CURVE_POINTS for i in range(CURVE_POINTS))})
+    at = losses[steps]
+    return {"steps": steps, "first": at[:, 0].tolist(), "median": at.median(1).values.tolist(),
+            "low": at.min(1).values.tolist(), "high": at.max(1).values.tolist()}
+
+
 def _sizes(scale: Scale) -> tuple[int, ...]:
     """Patch counts and sizes drawn: up to 16 in the ci-sized profiles, 32 beyond."""
     return (4, 8, 16) if scale.max_params <= 2 ** 20 else (4, 8, 16, 32)
@@ -197,6 +214,7 @@ closed_form = Claim(
                "at 2e6 samples to 0.1% [notes]; a GELU student is off by tens of standard errors.",
     cost="cheap",
     examples=({"patches": 4, "patch_size": 5, "alpha": 1.0, "seed": 0},),
+    figure=draw.closed_form,
 )
 
 
@@ -204,6 +222,7 @@ closed_form = Claim(
 
 INVARIANCE_RTOL = 1e-12   # float64 forward passes of the same function: ~1e-16 relative, measured <= 3e-16
 ORTHOGONAL_RTOL = 1e-10   # <grad_w L, v(w)> / (||grad_w L|| ||v||): measured 3e-17 [notes]
+FILTER_RTOL = 1e-12       # v(0) against 1_p/sqrt(p), and ||v(0)|| against 1
 
 
 def _normalization_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:
@@ -240,10 +259,10 @@ def _normalization_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judgem
     if not ev["finite_at_zero"]:
         return Judgement(False, -math.inf, "the forward pass at w = 0 is not finite (0/0: no shortcut, or the "
                                            "normalisation on the w-branch alone)")
-    parts = [(decades(ev["filter_at_zero_error"], 1e-12),
+    parts = [(decades(ev["filter_at_zero_error"], FILTER_RTOL),
               f"the filter at w = 0 points {ev['filter_at_zero_error']:.3g} away from the average-pooling direction "
               f"1/sqrt(p) (a sign-flipped or non-average shortcut?)"),
-             (decades(abs(ev["filter_at_zero_norm"] - 1.0), 1e-12),
+             (decades(abs(ev["filter_at_zero_norm"] - 1.0), FILTER_RTOL),
               f"the filter at w = 0 has norm {ev['filter_at_zero_norm']:.6g}, not 1: the normalisation is missing or "
               f"has an epsilon"),
              (decades(ev["invariance_error"], INVARIANCE_RTOL),
@@ -280,6 +299,8 @@ normalization = Claim(
     cost="cheap",
     examples=({"patches": 3, "patch_size": 4, "alpha": 1.0, "seed": 0, "samples": 8, "w_scale": 1.0,
                "shift": 2.0},),
+    figure=partial(draw.normalization, filter_tol=FILTER_RTOL, invariance_tol=INVARIANCE_RTOL,
+                   orthogonal_tol=ORTHOGONAL_RTOL),
 )
 
 
@@ -293,7 +314,7 @@ def _gd_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:
     runs, _ = _run(subject, setting, ctx, [setting["alpha"]], count, setting["seed"], "model")
     p, k = setting["patch_size"], setting["patches"]
     return {"relative_loss": runs.relative_loss, "cosine": runs.cosine, "a_error": runs.a_error,
-            "steps": runs.steps, "ratio_note": _steps(subject, p, k)[2]}
+            "steps": runs.steps, "ratio_note": _steps(subject, p, k)[2], "curves": _curves(runs.losses)}
 
 
 def _gd_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judgement:
@@ -340,6 +361,7 @@ gd_from_zero = Claim(
     cost="medium",
     search={"thorough": 500},
     examples=({"patches": 16, "patch_size": 16, "alpha": ALPHA_MAX, "seed": 0},),
+    figure=partial(draw.gd_from_zero, success=SUCCESS_RTOL),
 )
 
 
@@ -361,7 +383,7 @@ def _stage_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:
         fits.append((slope(xs, ys), r_squared(xs, ys)) if len(ys) > 2 else (math.nan, math.nan))
     return {"aligned_at": runs.aligned_at, "w_norm_at_alignment": runs.w_norm_at_alignment,
             "shortcut_norm": 1 / math.sqrt(setting["patch_size"]), "slopes": [f[0] for f in fits],
-            "r_squared": [f[1] for f in fits], "relative_loss": runs.relative_loss}
+            "r_squared": [f[1] for f in fits], "relative_loss": runs.relative_loss, "curves": _curves(runs.losses)}
 
 
 def _stage_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judgement:
@@ -405,6 +427,7 @@ two_stage = Claim(
                f"once (a run with a0^T a* > 0 has t_I = 0 and ||w_0|| = 1): the check that GD starts at w0 = 0.",
     requires={"shortcut": ("average",)},
     cost="medium",
+    figure=partial(draw.two_stage, stage_one_steps=STAGE_ONE_STEPS, stage_one_w=STAGE_ONE_W, linear_r2=LINEAR_R2),
 )
 
 
@@ -412,6 +435,7 @@ two_stage = Claim(
 
 FIGURE_ANGLES = [0.5, 1.0, 1.4, 2.0, 2.5, 3.0]   # success against teacher angle, for the figure
 CONVERSE_STEPS = 5_000
+PRIOR_TESTED = 2.5          # prior violated: the angles >= 2.5 rad are tested
 PRIOR_P0 = 0.2              # prior violated: spurious rate > 0.2 [notes: 0.95-1.0 at 2.0-3.0 rad]
 CNN_P0 = 0.05               # CNN: spurious rate > 0.05, i.e. success < 0.95 [notes: 28% spurious]
 TRAPPED = f"end on the spurious side without reaching the optimum (after {CONVERSE_STEPS} steps, v_T^T v* < 0)"
@@ -471,7 +495,7 @@ prior_violated = Claim(
     covers="p, k = 4..16 (to 32 beyond the ci profile), 16 runs per angle, a0 from the ball",
     family=TWO_LAYER_CONV,
     settings=lambda scale, subject: conv_settings(_sizes(scale)),
-    check=_converse_check("model", None, lambda a: a >= 2.5, RUNS),
+    check=_converse_check("model", None, lambda a: a >= PRIOR_TESTED, RUNS),
     judge=_converse_judge(PRIOR_P0, TRAPPED),
     thresholds=f"Rate > {PRIOR_P0} [notes: spurious 0.95-1.0 at angles 2.0-3.0]. Measured on the reference (p, k "
                "in 4..16): 32/32 on the spurious side at 2.5 and 3.0 rad, so the test's power is 1 - 1e-15 "
@@ -479,6 +503,7 @@ prior_violated = Claim(
                "run at angles <= 1.4 is on the spurious side.",
     requires={"shortcut": ("average",)},
     cost="expensive",
+    figure=partial(draw.success_by_angle, p0=PRIOR_P0, tested_from=PRIOR_TESTED, prior=ALPHA_MAX),
 )
 
 
@@ -503,6 +528,7 @@ cnn_spurious = Claim(
                "5e-4 needs 36, so the power at the lowest measured rate (0.18) is above 0.999.",
     requires={"shortcut": ("none",)},
     cost="expensive",
+    figure=partial(draw.success_by_angle, p0=CNN_P0, tested_from=min(FIGURE_ANGLES)),
 )
 
 
@@ -536,7 +562,8 @@ def _sample_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:
         empirical = float(0.5 * (model(z) - y).pow(2).mean())
     return {"relative_loss": empirical / energy, "filter_error": float((u / u.norm() - v).norm()),
             "a_error": float((a - b).norm() / b.norm()), "steps": traj.losses.shape[0] - 1,
-            "finite": bool(torch.isfinite(traj.losses).all()), "ratio_note": note}
+            "finite": bool(torch.isfinite(traj.losses).all()), "ratio_note": note,
+            "curves": _curves(traj.losses / energy)}
 
 
 def _sample_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judgement:
@@ -573,6 +600,7 @@ finite_sample = Claim(
     requires={"shortcut": ("average",)},
     cost="expensive",
     examples=({"patches": 4, "patch_size": 4, "alpha": 1.0, "seed": 0},),
+    figure=partial(draw.finite_sample, loss_tol=SAMPLE_RTOL, teacher_tol=TEACHER_RTOL),
 )
 
 
@@ -632,6 +660,8 @@ reference_trajectory = Claim(
                "[notes: rtol 1e-6]; a wrong shortcut scale changes the effective v-step by ||s||^-2.",
     requires={"shortcut": ("average",)},
     cost="cheap",
+    figure=partial(draw.reference_trajectory, golden_angle=GOLDEN_ANGLE, golden_a_error=GOLDEN_A_ERROR,
+                   rtol=GOLDEN_RTOL),
 )
 
 

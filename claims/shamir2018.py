@@ -26,6 +26,7 @@ Every inequality is the theory's, with float64 roundoff tolerances; nothing is f
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any
 
 import torch
@@ -34,6 +35,7 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from resclaims.claim import Cite, Claim, Context, Discarded, Evidence, Judgement, Setting
+from resclaims.claims import shamir2018_figures as draw
 from resclaims.core import convex, hessian
 from resclaims.core.data import generator
 from resclaims.family import Subject, SubjectError
@@ -127,10 +129,12 @@ def _bound_terms(unit: Unit, w: Tensor, v: Tensor, x: Tensor, y: Tensor, loss: s
     lin = best_linear(x, y, loss)
     u = best_linear(unit.skip_features(), y, loss).point
     w_norm = float(w.detach().norm())
-    rhs = math.inf if w_norm == 0 else float(gw.norm() * (u.norm() + w_norm) + u.norm()
-                                             * torch.linalg.matrix_norm(v.detach(), 2) * gv.norm() / w_norm)
+    u_norm, v_op = u.norm(), torch.linalg.matrix_norm(v.detach(), 2)
+    rhs = math.inf if w_norm == 0 else float(gw.norm() * (u_norm + w_norm) + u_norm * v_op * gv.norm() / w_norm)
     return {"F": float(value.detach()), "F_lin": lin.value, "rhs": rhs, "w_norm": w_norm,
-            "grad_w": float(gw.norm()), "grad_V": float(gv.norm())}
+            "grad_w": float(gw.norm()), "grad_V": float(gv.norm()),
+            "bound_w": float(gw.norm() * (u_norm + w_norm)),   # the two terms of rhs, for the figure
+            "bound_V": float(u_norm * v_op * gv.norm() / w_norm) if w_norm else math.inf}
 
 
 def _bound_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:
@@ -177,6 +181,7 @@ bound_everywhere = Claim(
                f"allowed {ROUNDOFF:g} (1 + |F|) for float64 roundoff. Notes: max LHS - RHS over 2000 points -0.063.",
     requires={"skip": ("identity",)},
     cost="cheap",
+    figure=draw.bound_everywhere,
 )
 
 
@@ -227,6 +232,7 @@ local_minima = Claim(
                "||H||_2). Notes: F - F_lin* in [-0.0323, -0.0321] at d = 5, m = 4.",
     requires={"skip": ("identity",)},
     cost="medium",
+    figure=partial(draw.local_minima, tol=LINEAR_TOL),
 )
 
 
@@ -298,6 +304,7 @@ saddle_at_zero = Claim(
                f"is discarded).",
     requires={"skip": ("identity",)},
     cost="medium",
+    figure=partial(draw.saddle_at_zero, tol=LINEAR_TOL, gradient_tol=GRADIENT_TOL, roundoff_eig=ROUNDOFF_EIG),
 )
 
 
@@ -357,6 +364,7 @@ no_skip_flat = Claim(
                f"F - F_lin* > {LINEAR_TOL:g} (1 + |F|) [notes: 0.301 vs 0.254].",
     requires={"skip": ("none",)},
     cost="cheap",
+    figure=partial(draw.no_skip_flat, tol=LINEAR_TOL, gradient_tol=GRADIENT_TOL),
 )
 
 
@@ -440,6 +448,7 @@ tweaked_sgd = Claim(
                "(notes: gaps 0.0099, 0.0033, 0.0003 at T = 1e3, 1e4, 1e5).",
     requires={"skip": ("tweaked",), "activation": ("tanh", "sin")},
     cost="expensive",
+    figure=draw.tweaked_sgd,
 )
 
 

@@ -51,6 +51,7 @@ from hypothesis import strategies as st
 from torch import Tensor, nn
 
 from resclaims.claim import Cite, Claim, Context, Evidence, Judgement, Scale, Setting
+from resclaims.claims import wang2020_figures as draw
 from resclaims.core import descent, gaussian, paths
 from resclaims.core.data import generator
 from resclaims.core.descent import Descent, gradient
@@ -211,6 +212,7 @@ kernel_sandwich = Claim(
                f"||wm||_Z^2) for float64 roundoff [notes: 1e-10].",
     requires={"form": SKIP_FORMS},
     cost="cheap",
+    figure=functools.partial(draw.kernel_sandwich, roundoff=ROUNDOFF),
 )
 
 
@@ -270,6 +272,7 @@ arccos_oracle = Claim(
                f"relu) over {ORACLE_SAMPLES} samples at the example's alpha: a false alarm has probability alpha.",
     requires={"form": SKIP_FORMS},
     cost="cheap",
+    figure=draw.arccos_oracle,
 )
 
 
@@ -334,6 +337,7 @@ merge_inequality = Claim(
     thresholds=f"Exact inequality; slack {ROUNDOFF:g} (F + bound) for float64 roundoff.",
     requires={"form": SKIP_FORMS},
     cost="cheap",
+    figure=draw.merge_inequality,
 )
 
 
@@ -384,7 +388,8 @@ def _legs_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:
     step = 1e-6 * (1 + float(theta.norm()))
     ends = net.flat.loss(torch.stack([theta + step * direction, theta - step * direction]))
     finite = float(ends[0] - ends[1]) / (2 * step)
-    return {"line_excess": float(line.max()) - max(f_a, f_b), "line_scale": float(line.abs().max()) + 1.0,
+    return {"line": line.tolist(),   # F at t = 0..1 along the readout line, for the figure
+            "line_excess": float(line.max()) - max(f_a, f_b), "line_scale": float(line.abs().max()) + 1.0,
             "quadratic_error": float((line - quad).abs().max()), "curvature": curvature,
             "unused": unused, "homogeneity": moved(net.flat.scale(theta, net.units, factors)),
             "permutation": moved(net.flat.permute(theta, net.units, perm)), "per_sample": batch,
@@ -443,6 +448,7 @@ exact_legs = Claim(
                f"h = 1e-6 (1 + ||theta||) to {GRADIENT_TOL:g} relative (truncation O(h^2), roundoff "
                f"{FD_ROUNDOFF:g} |F| / h, and a relu kink crossed with probability ~ N m h).",
     cost="cheap",
+    figure=functools.partial(draw.exact_legs, roundoff=ROUNDOFF, gradient_tol=GRADIENT_TOL),
 )
 
 
@@ -459,6 +465,7 @@ NEB_PIVOTS = 17       # [notes: P = 9 -> 17]; a string's corner-cutting error fa
 BOOTSTRAP = 1000
 SIGN_RESAMPLES = 200  # bootstrap replicates for a standard error
 COVERAGE = 0.95       # the slope's bootstrap interval [notes: 95%, 1000 resamples]
+ETA = 0.5             # the theory's exponent -(1 - eta)/n is reported at this eta [RECON]
 # the input-to-last-hidden form's units read (x, h_L(x)), n + hidden dimensions: m^(-(1 - eta)/(n + hidden)) is
 # flat over any ladder we can afford (measured: aligned barriers 0.012, 0.016, 0.038 at m = 8, 32, 128)
 BARRIER_FORMS = ("additive", "two_layer")
@@ -556,14 +563,15 @@ def _accepted(row: Evidence, floor: float) -> dict[tuple[int, int], float]:
 
 def _barrier_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:
     ev = _landscape(subject, setting)
-    for row in ev["widths"]:
-        kept = len(_accepted(row, ev["floor"]))
+    accepted = [_accepted(row, ev["floor"]) for row in ev["widths"]]
+    for row, pairs in zip(ev["widths"], accepted):
+        kept = len(pairs)
         if kept < MIN_PAIRS:
             raise SubjectError(f"subject {subject.name}: at width {row['width']} only {kept} of "
                                f"{len(row['pairs'])} pairs end at minima (losses "
                                f"{', '.join(f'{v:.2g}' for v in row['losses'])}; gradient norms "
                                f"{', '.join(f'{v:.2g}' for v in row['gradient_norms'])}): no minima to compare")
-    return ev
+    return {**ev, "accepted": [list(pairs.values()) for pairs in accepted]}   # the barriers fitted, for the figure
 
 
 def barrier_slope(setting: Setting, ev: Evidence) -> tuple[float, Interval]:
@@ -593,11 +601,11 @@ def _barrier_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judgement:
         return Judgement(True, 0.0, f"every pair is joined within the floor {ev['floor']:.2g} at every width (no "
                                     f"barrier to fall): {table}")
     fitted, ci = barrier_slope(setting, ev)
-    eta = 0.5
     text = (f"median aligned barrier (floor {ev['floor']:.2g}) {table}; log-log slope {fitted:.2f}, "
             f"{int(COVERAGE * 100)}% bootstrap CI [{ci.lo:.2f}, {ci.hi:.2f}] (theory's exponent -(1 - eta)/n = "
-            f"{-(1 - eta) / ev['n']:.2f} at eta = {eta}, n = {ev['n']}: reported, not asserted)")
-    return Judgement(ci.hi < 0, -ci.hi, text if ci.hi < 0 else f"barriers do not fall with width: {text}")
+            f"{-(1 - ETA) / ev['n']:.2f} at eta = {ETA}, n = {ev['n']}: reported, not asserted)")
+    return Judgement(ci.hi < 0, -ci.hi, text if ci.hi < 0 else f"barriers do not fall with width: {text}",
+                     band=(-math.inf, 0.0), interval=(ci.lo, ci.hi), unit="slope of log B on log m")
 
 
 barrier_width = Claim(
@@ -630,6 +638,7 @@ barrier_width = Claim(
     requires={"form": BARRIER_FORMS},
     shares="wang2020.landscape",
     cost="expensive",
+    figure=functools.partial(draw.barrier_width, eta=ETA),
 )
 
 
@@ -697,6 +706,7 @@ components_claim = Claim(
     requires={"form": BARRIER_FORMS},
     shares="wang2020.landscape",
     cost="expensive",
+    figure=draw.components,
 )
 
 
@@ -801,6 +811,7 @@ estimators = Claim(
                "(measured 0.63 and 0.0015: margins 3x and 13x; F&B: risk >= 1/2 on the straight path, here "
                "E[y^2] = 0.489). Calibrated on these problems: reference conformance of the estimators.",
     cost="expensive",
+    figure=functools.partial(draw.estimators, swap_high=SWAP_HIGH, swap_low=SWAP_LOW),
 )
 
 
@@ -811,8 +822,9 @@ def _relabelled_check(setting: Setting, subject: Subject, ctx: Context) -> Evide
     copy = net.flat.permute(net.theta, net.units, perm)
     ends = net.flat.loss(torch.stack([net.theta, copy]))
     aligned = net.flat.align(net.theta, copy, net.units)
-    return {"losses": ends.tolist(), "raw": paths.linear(net.flat.loss, net.theta[None], copy[None])[0].barrier,
-            "aligned": paths.linear(net.flat.loss, net.theta[None], aligned[None])[0].barrier}
+    raw, straight = (paths.linear(net.flat.loss, net.theta[None], end[None])[0] for end in (copy, aligned))
+    return {"losses": ends.tolist(), "raw": raw.barrier, "aligned": straight.barrier,
+            "raw_path": raw.losses.tolist(), "aligned_path": straight.losses.tolist()}   # F along each path, for the figure
 
 
 def _relabelled_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judgement:
@@ -843,6 +855,7 @@ relabelled_copy = Claim(
     judge=_relabelled_judge,
     thresholds="Exact, to 1e-10 relative.",
     cost="cheap",
+    figure=functools.partial(draw.relabelled_copy, roundoff=ROUNDOFF),
 )
 
 
@@ -875,7 +888,8 @@ def _skip_vs_plain_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judgem
                       for r in ev["widths"])
     text = (f"mean log(B_skip / B_plain) = {mean:.2f} (bootstrap SE {se:.2f}, one-sided upper bound {bound:.2f} at "
             f"alpha = {ctx.alpha:.2g}); median aligned barrier, skip vs plain: {table}")
-    return Judgement(bound < 0, -bound, text if bound < 0 else f"the skip does not lower the barrier: {text}")
+    return Judgement(bound < 0, -bound, text if bound < 0 else f"the skip does not lower the barrier: {text}",
+                     band=(-math.inf, 0.0), interval=(-math.inf, bound), unit="mean log(B_skip / B_plain)")
 
 
 skip_vs_plain = Claim(
@@ -900,6 +914,7 @@ skip_vs_plain = Claim(
     shares="wang2020.landscape",
     cost="expensive",
     search={"ci": 1, "smoke": 1},
+    figure=draw.skip_vs_plain,
 )
 
 

@@ -152,3 +152,35 @@ def test_the_spurious_point_is_stationary_and_a_local_minimum_exactly_when_the_c
     assert condition == (float(a_sp @ b) < 0) == minimum
     rise = _profile(v, xi, b, math.pi - 0.03) - _profile(v, xi, b, math.pi)  # the loss rises only cubically
     assert (rise > 0) == minimum and abs(rise) > 1e-9
+
+
+def test_every_claim_draws_its_figure_on_a_result_with_missing_or_failing_evidence() -> None:
+    """Each liu2019 claim has a figure; it draws on real smoke results of the cheap claims, on
+    hand-written evidence of the expensive ones (a failing run included) and on a result
+    without evidence (an error), which it says it cannot draw rather than raising."""
+    from matplotlib.figure import Figure
+
+    from resclaims.engine import run
+
+    claims = [c for c in registry.claims().values() if c.paper == "liu2019"]
+    assert claims and all(c.figure is not None for c in claims)
+    curves = {"steps": [0, 1, 10, 100], "first": [1.0, 0.9, 0.3, 1e-13], "median": [0.8, 0.7, 0.2, 1e-14],
+              "low": [0.5, 0.4, 0.1, 0.0], "high": [1.0, 0.9, 0.6, 0.4]}
+    converse = {"trapped": 3, "trials": 8, "figure": {"steps": 100, "angles": [0.5, 2.5], "runs": [4, 4],
+                "converged": [1.0, 0.25], "optimum_side": [0.0, 0.0], "spurious_side": [0.0, 0.75],
+                "spurious": [0.0, 0.5]}}
+    drawn = {"liu2019.gd_from_zero": {"curves": curves, "relative_loss": [1e-13, 0.4], "cosine": [1.0, -1.0],
+                                      "steps": 100},
+             "liu2019.two_stage": {"curves": curves, "aligned_at": [3, -1], "w_norm_at_alignment": [0.1, "nan"],
+                                   "shortcut_norm": 0.5, "r_squared": [0.999, "nan"]},
+             "liu2019.prior_violated": converse, "liu2019.cnn_spurious": converse,
+             "liu2019.finite_sample": {"curves": curves, "relative_loss": 1e-3, "filter_error": 0.0, "a_error": "inf",
+                                       "steps": 100}}
+    results = [run(claim, profile="smoke").to_json() for claim in ("liu2019.normalization", "liu2019.reference_trajectory")]
+    results += [{"claim": c.id, "verdict": "falsified", "alpha": 1e-3, "p_value": 0.2, "evidence": drawn[c.id],
+                 "setting": {"patches": 4, "patch_size": 4}} for c in claims if c.id in drawn]
+    results += [{"claim": c.id, "verdict": "error", "evidence": {}} for c in claims]
+    for result in results:
+        figure = Figure()
+        registry.get(result["claim"]).figure(result, figure)
+        assert figure.axes, result["claim"]

@@ -47,3 +47,29 @@ def test_the_users_transformer_feature_network_meets_the_theorem(capsys: pytest.
                  "--profile", "smoke"])
     out = capsys.readouterr().out
     assert code == 0 and "3 hold, 0 falsified, 0 errors, 2 not applicable" in out
+
+
+def test_every_claim_draws_its_figure_on_a_result_with_missing_or_failing_evidence() -> None:
+    """Each shamir2018 claim has a figure; it draws on real smoke results of the cheap claims,
+    on hand-written evidence of the others (failing values included) and on a result without
+    evidence (an error), which it says it cannot draw rather than raising."""
+    from matplotlib.figure import Figure
+
+    from resclaims.engine import run
+
+    claims = [c for c in registry.claims().values() if c.paper == "shamir2018"]
+    assert claims and all(c.figure is not None for c in claims)
+    drawn = {"shamir2018.local_minima": {"F": 0.5, "F_lin": 0.4, "gradient_norm": 1e-9, "lambda_min": 0.0},
+             "shamir2018.saddle_at_zero": {"F": 0.3, "F_lin": 0.4, "escaped_to": 0.4, "gradient_norm": 0.0,
+                                           "lambda_min": 1e-3, "hessian_norm": 1.0},
+             "shamir2018.tweaked_sgd": {"horizons": [200, 800, 3200], "gaps": [0.1, -0.01, 2.0],
+                                        "bounds": [1.0, 0.5, 0.25], "rate": "nan"}}
+    results = [run(claim, profile="smoke").to_json() for claim in ("shamir2018.bound_everywhere",
+                                                                   "shamir2018.no_skip_flat")]
+    results += [{"claim": claim, "verdict": "falsified", "alpha": 1e-3, "evidence": evidence, "setting": SETTING}
+                for claim, evidence in drawn.items()]
+    results += [{"claim": c.id, "verdict": "error", "evidence": {}} for c in claims]
+    for result in results:
+        figure = Figure()
+        registry.get(result["claim"]).figure(result, figure)
+        assert figure.axes, result["claim"]

@@ -214,3 +214,38 @@ def test_undeclared_unit_bias_is_named_in_the_counterexample() -> None:
                                                         "readout": lambda m: m.second.weight}))
     result = run(wang2020.exact_legs.id, subject, profile="smoke", shrink=False)
     assert result.verdict == "falsified" and "unit_bias" in result.summary
+
+
+def test_every_claim_draws_its_figure_on_a_result_with_missing_or_failing_evidence() -> None:
+    """Each wang2020 claim has a figure; it draws on real smoke results of the cheap claims, on
+    hand-written evidence of the landscape claims (flat barriers, a failing slope interval)
+    and on a result without evidence (an error), which it says it cannot draw rather than
+    raising."""
+    from matplotlib.figure import Figure
+
+    claims = [c for c in registry.claims().values() if c.paper == "wang2020"]
+    assert claims and all(c.figure is not None for c in claims)
+    flat = _evidence([1e-2, 1e-2, 1e-2])
+    pairs = flat["widths"][0]["pairs"]
+    drawn = {
+        "wang2020.barrier_width": (flat, {"interval": [-0.1, 0.2], "band": ["-inf", 0.0]}),
+        "wang2020.components": ({"widths": [8, 32, 128], "levels": [0.1, 0.2],
+                                 "counts": [[[3, 4], [2, 4], [1, 1]], [[1, 4], [3, 4], [2, 4]]]}, {}),
+        "wang2020.skip_vs_plain": ({"floor": 1e-6, "widths": [{"width": m, "minima": 4, "pairs": pairs,
+                                                               "skip": [0.0, 1e-2, 2e-2, 1e-3, 1e-2, 1e-2],
+                                                               "plain": [1e-3] * 6} for m in (8, 32)]},
+                                   {"interval": ["-inf", 0.4], "band": ["-inf", 0.0]}),
+        "wang2020.estimators": ({"linear_nets": {"barriers": [0.0, 1e-6, 1e-3], "floor": 1e-4},
+                                 "swap": {"mean_square": 0.5, "2": {"linear": 0.4, "bezier": 0.05, "neb": 0.3},
+                                          "8": {"linear": 0.3, "bezier": 1e-4, "neb": 0.0}}}, {}),
+        "wang2020.arccos_oracle": ({"mean": 1e-3, "se": 1e-5, "energy": 0.5, "kernel": 0.1, "samples": 64}, {})}
+    results = [run(claim, profile="smoke").to_json() for claim in ("wang2020.kernel_sandwich",
+                                                                   "wang2020.merge_inequality", "wang2020.exact_legs",
+                                                                   "wang2020.relabelled_copy")]
+    results += [{"claim": claim, "verdict": "falsified", "alpha": 1e-3, "evidence": evidence,
+                 "setting": {**SETTING, "alpha": 0.5}, **extra} for claim, (evidence, extra) in drawn.items()]
+    results += [{"claim": c.id, "verdict": "error", "evidence": {}} for c in claims]
+    for result in results:
+        figure = Figure()
+        registry.get(result["claim"]).figure(result, figure)
+        assert figure.axes, result["claim"]
