@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from functools import partial
 from typing import Any
 
 import torch
@@ -39,6 +40,7 @@ from hypothesis import strategies as st
 from torch import Tensor, nn
 
 from resclaims.claim import Cite, Claim, Context, Evidence, Judgement, Setting
+from resclaims.claims import li2016_figures as draw
 from resclaims.core import data as core_data
 from resclaims.core import hessian, train
 from resclaims.core.ensemble import Ensemble
@@ -170,7 +172,7 @@ def _depth2_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:
             "spectrum_error": _match(eig, expected, float(sigma[0])) if exhausted else math.inf,
             "scaled_spectrum_error": (_match(eig / scale, expected, float(sigma[0]))
                                       if exhausted and scale > 0 else math.inf),
-            "cross_unit_max": cross / float(sigma[0]),
+            "cross_unit_max": cross / float(sigma[0]), "eigenvalues": eig,
             **_remainders(obj, setting["seed"], subtract=2, ts=(1e-2, 10 ** -1.5, 1e-1))}
 
 
@@ -255,6 +257,8 @@ depth2_hessian_at_zero = Claim(
     requires={"shortcut_depth": (2,)},
     cost="cheap",
     examples=({"shortcut_depth": 2, "depth": 4, "width": 3, "samples": 64, "whiten": False, "seed": 1},),
+    figure=partial(draw.depth2_hessian_at_zero, spectrum_rtol=SPECTRUM_RTOL, gradient_rtol=GRADIENT_RTOL,
+                   smooth_order=SMOOTH_ORDER, mismatch_max=MISMATCH_MAX),
 )
 
 
@@ -269,25 +273,31 @@ COND_DEPTH = 32
 def _depth1_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:
     count = median_seeds(ctx, tests=2)
     depths = CURVATURE_DEPTHS if ctx.scale.max_params > 2 ** 20 else CURVATURE_DEPTHS[:3]
-    slopes, decades, gradient_errors = [], [], []
+    slopes, decades, gradient_errors, lambda_max, cond_h, cond_a = [], [], [], [], [], []
     datasets = (s for s in core_data.spawn(setting["seed"], 4 * count) if well_conditioned({**setting, "seed": s}))
     for seed in itertools.islice(datasets, count):
         x, y = data({**setting, "seed": seed})
         a = moments(x, y)
         sigma = torch.linalg.svdvals(a)
-        tops = []
+        cond_a.append(float(sigma[0] / sigma[-1]))
+        tops, conds = [], []
         for depth in depths:
             obj = _objective(subject, _build(subject, setting, ctx, seed, depth), x, y)
             eig = _spectrum(obj)
             tops.append(float(eig[-1]))
+            conds.append(hessian.conditioning(eig).cond)
             if depth == COND_DEPTH:
                 per_unit = [g for g in torch.split(hessian.gradient(obj), obj.sizes) if g.numel()]
                 gradient_errors.append(max(_transpose_error(g, a) for g in per_unit))
-                decades.append(math.log10(hessian.conditioning(eig).cond / float(sigma[0] / sigma[-1])))
+                decades.append(math.log10(conds[-1] / cond_a[-1]))
         logs = [math.log(t) if t > 0 else math.nan for t in tops]
         slopes.append(slope([math.log(L) for L in depths], logs))
+        lambda_max.append(tops)
+        cond_h.append(conds)
     return {"slopes": slopes, "cond_decades_over_A": decades, "unit_gradient_error": gradient_errors,
-            "depths": depths, "seeds": len(slopes)}
+            "depths": depths, "seeds": len(slopes), "median_cond_A": torch.tensor(cond_a).median(),
+            "median_lambda_max": torch.tensor(lambda_max).median(dim=0).values,
+            "median_cond_H": torch.tensor(cond_h).median(dim=0).values}
 
 
 def _transpose_error(grad: Tensor, a: Tensor) -> float:
@@ -334,6 +344,7 @@ depth1_curvature_grows = Claim(
                "ratio >= 10 [notes: 1.1e4 / 2.75 at L = 32]; measured log10 ratio 1.65-4.5.",
     requires={"shortcut_depth": (1,)},
     cost="expensive",
+    figure=partial(draw.depth1_curvature_grows, slope_band=SLOPE_BAND, cond_decades=COND_DECADES),
 )
 
 
@@ -348,9 +359,20 @@ def _flat_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:
     sigma_max = float(torch.linalg.svdvals(moments(x, y))[0])
     obj = _objective(subject, _build(subject, setting, ctx, setting["seed"]), x, y)
     h = hessian.dense_hessian(obj)
+    ts = (1e-2, 10 ** -1.5, 1e-1)
     return {"parameters": obj.size, "gradient_norm": float(hessian.gradient(obj).norm()) / sigma_max,
             "max_abs_H": float(h.abs().max()) / sigma_max,
-            **_remainders(obj, setting["seed"], subtract=0, ts=(1e-2, 10 ** -1.5, 1e-1))}
+            **_remainders(obj, setting["seed"], subtract=0, ts=ts), **_increments(obj, setting["seed"], ts)}
+
+
+def _increments(obj: hessian.Objective, seed: int, ts: tuple[float, ...]) -> dict[str, Any]:
+    """|R(t v) - R(0)| at the ``ts`` along the unit directions v of :func:`_remainders`, for
+    +t and -t (rows: directions): the figure's points of the t^n law."""
+    with torch.no_grad():
+        zero = float(obj.fn(obj.point))
+        rows = {sign: [[abs(float(obj.fn(obj.point + s * t * v / v.norm())) - zero) for t in ts]
+                       for v in _directions(obj, seed)] for sign, s in (("plus", 1.0), ("minus", -1.0))}
+    return {"taylor_t": list(ts), "increment_plus": rows["plus"], "increment_minus": rows["minus"]}
 
 
 def _flat_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judgement:
@@ -387,6 +409,8 @@ deep_shortcut_flat = Claim(
                f"<= {MISMATCH_MAX} (smooth stacks: 0; ReLU: 0.9-2.0).",
     requires={"shortcut_depth": (3, 4)},
     cost="cheap",
+    figure=partial(draw.deep_shortcut_flat, zero_rtol=ZERO_RTOL, order_tolerance=ORDER_TOLERANCE,
+                   mismatch_max=MISMATCH_MAX),
 )
 
 
@@ -459,6 +483,7 @@ small_init_limit = Claim(
                "so it is reported, not asserted.",
     requires={"shortcut_depth": (2,)},
     cost="medium",
+    figure=partial(draw.small_init_limit, rate_factor=RATE_FACTOR, roundoff=ROUNDOFF),
 )
 
 
@@ -504,6 +529,7 @@ large_init_conditioning = Claim(
                "every setting (lowest lower end 0.7 with 10 inits); 40 inits per example narrow the interval.",
     requires={"shortcut_depth": (2,), "activation": ("identity", "tanh")},
     cost="medium",
+    figure=draw.large_init_conditioning,
 )
 
 
@@ -546,6 +572,13 @@ def _train(subject: Subject, setting: Setting, ctx: Context, depth: int, steps: 
     return traj.losses.cpu()
 
 
+def _median_curve(losses: Tensor) -> list[float]:
+    """F_t / F_0, the median over the seeds (columns) of ``losses`` (T + 1, S); a diverged
+    (non-finite) loss counts as +inf."""
+    ratio = losses / losses[0]
+    return torch.where(torch.isfinite(ratio), ratio, math.inf).median(dim=1).values.tolist()
+
+
 def _steps_to_target(losses: Tensor) -> list[float]:
     """Per seed, the first step t with F_t <= TARGET F_0 (inf if never)."""
     reached = losses <= TARGET * losses[0]
@@ -554,9 +587,11 @@ def _steps_to_target(losses: Tensor) -> list[float]:
 
 def _depth2_gd_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:
     count = exceedance_seeds(ctx, P0)
-    steps = [_steps_to_target(_train(subject, setting, ctx, depth, GD_STEPS, count)) for depth in GD_DEPTHS]
+    runs = [_train(subject, setting, ctx, depth, GD_STEPS, count) for depth in GD_DEPTHS]
+    steps = [_steps_to_target(losses) for losses in runs]
     per_seed = list(zip(*steps))
-    return {"depths": GD_DEPTHS, "steps": steps, "ratio": [max(s) / min(s) for s in per_seed]}
+    return {"depths": GD_DEPTHS, "steps": steps, "ratio": [max(s) / min(s) for s in per_seed],
+            "median_loss_curve": [_median_curve(losses) for losses in runs]}
 
 
 def _depth2_gd_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judgement:
@@ -588,6 +623,7 @@ gd_depth2_depth_free = Claim(
                "measured ratios 2.7 to > 4 (some inits need > 1000 steps at L = 32).",
     requires={"shortcut_depth": (2,), "activation": ("identity",)},
     cost="expensive",
+    figure=partial(draw.gd_depth2_depth_free, target=TARGET, step_ratio=STEP_RATIO),
 )
 
 
@@ -597,7 +633,8 @@ GD_BUDGET = 400        # steps: 4x the most n = 2 needs at LR (96)
 
 def _plateau_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:
     losses = _train(subject, setting, ctx, setting["depth"], GD_BUDGET, exceedance_seeds(ctx, P0), stop=False)
-    return {"steps": GD_BUDGET, "final_over_initial": (losses[-1] / losses[0]).tolist()}
+    return {"steps": GD_BUDGET, "final_over_initial": (losses[-1] / losses[0]).tolist(),
+            "median_loss_curve": _median_curve(losses)}
 
 
 def _plateau_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judgement:
@@ -626,6 +663,7 @@ gd_depth3_plateau = Claim(
                "for n = 3, 4, d = 2, 4, L = 2, 8.",
     requires={"shortcut_depth": (3, 4), "activation": ("identity", "tanh")},
     cost="medium",
+    figure=partial(draw.gd_depth3_plateau, plateau=PLATEAU),
 )
 
 
@@ -635,12 +673,15 @@ UNSTABLE_SEEDS = 30
 
 
 def _unstable_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:
-    ratios = []  # one init on each of S datasets: the claim is about most data, not every dataset
+    ratios, runs = [], []  # one init on each of S datasets: the claim is about most data, not every dataset
     for seed in core_data.spawn(setting["seed"], median_seeds(ctx, minimum=UNSTABLE_SEEDS)):
         losses = _train(subject, {**setting, "seed": seed}, ctx, UNSTABLE_DEPTH, UNSTABLE_STEPS, 1, stop=False)
         finite = bool(torch.isfinite(losses).all())
         ratios.append(float(losses[-1, 0] / losses[0, 0]) if finite else math.inf)
-    return {"depth": UNSTABLE_DEPTH, "steps": UNSTABLE_STEPS, "final_over_initial": ratios}
+        # a diverged run stops early: its loss stays inf
+        runs.append(nn.functional.pad(losses[:, 0], (0, UNSTABLE_STEPS + 1 - losses.shape[0]), value=math.inf))
+    return {"depth": UNSTABLE_DEPTH, "steps": UNSTABLE_STEPS, "final_over_initial": ratios,
+            "median_loss_curve": _median_curve(torch.stack(runs, dim=1))}
 
 
 def _unstable_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judgement:
@@ -673,6 +714,7 @@ gd_depth1_unstable = Claim(
                "dev profile after a per-dataset form failed on one d = 2 dataset.",
     requires={"shortcut_depth": (1,)},
     cost="medium",
+    figure=draw.gd_depth1_unstable,
 )
 
 

@@ -33,6 +33,7 @@ import torch
 from torch import Tensor
 
 from resclaims.claim import Cite, Claim, Context, Evidence, Judgement, Setting
+from resclaims.claims import zhang2019_figures as draw
 from resclaims.core import data, jacobian, sweeps, train
 from resclaims.core.ensemble import Ensemble
 from resclaims.family import Subject
@@ -105,7 +106,8 @@ def _forward_stable_check(setting: Setting, subject: Subject, ctx: Context) -> E
             "max_r": max_r, "min_r": min_r, "q90_max_r": float(max_r.quantile(0.9)),
             "q10_min_r": float(min_r.quantile(0.1)), "seeds": ens.size, "batched": ens.batched,
             "skipped_transitions": ens.transitions,
-            "r_median_by_layer": lr.exp().median(dim=1).values.median(dim=0).values}
+            "r_median_by_layer": lr.exp().median(dim=1).values.median(dim=0).values,
+            "r_min_by_layer": lr.amin(dim=(0, 1)).exp(), "r_max_by_layer": lr.amax(dim=(0, 1)).exp()}
 
 
 def _forward_stable_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judgement:
@@ -138,6 +140,7 @@ forward_stable = Claim(
                "e^{c^2}, the MLP calibration, did not: 4.5 > 4.1). min_l r 0.68-1.0 per seed (bound 0.5, "
                "1.35x).",
     cost="cheap",
+    figure=draw.forward_stable,
 )
 
 
@@ -182,6 +185,7 @@ backward_stable = Claim(
                "stages): margin 1.5x over the worst seed. Power iteration (30 steps) "
                "underestimates by < 3% (measured vs 100 steps).",
     cost="expensive",
+    figure=draw.backward_stable,
 )
 
 
@@ -205,6 +209,7 @@ def _forward_converse_check(setting: Setting, subject: Subject, ctx: Context) ->
     medians = table.median(dim=0).values.tolist()
     return {"depths": list(CONVERSE_DEPTHS), "taus": [d ** (-0.5 + c) for d in CONVERSE_DEPTHS],
             "median_log_r": medians, "growing": all(a < b for a, b in zip(medians, medians[1:])),
+            "q10_log_r": table.quantile(0.1, dim=0).tolist(), "q90_log_r": table.quantile(0.9, dim=0).tolist(),
             "slopes": slopes, "predicted": 2 * c,
             "band": [2 * c + CONVERSE_BAND[0], 2 * c + CONVERSE_BAND[1]], "seeds": count}
 
@@ -245,6 +250,7 @@ forward_converse = Claim(
     cost="expensive",
     examples=({"c": 0.25, "width": 64, "seed": 0, "block": "mlp", "branch_depth": 1, "stages": 1,
                "input": "vector"},),
+    figure=draw.forward_converse,
 )
 
 
@@ -281,6 +287,7 @@ forward_constant = Claim(
                "medians 0.77 (L = 16), 0.86 (64), 0.93 (256) at m = 128; N(0, 1/m) gives 0.40-0.47, "
                "torch's default init 0.15.",
     cost="cheap",
+    figure=draw.forward_constant,
 )
 
 
@@ -304,18 +311,20 @@ def depth_profile(trace: Tensor, parts: int = PROFILE_PARTS) -> Tensor:
 
 def _gradient_scale_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:
     count = _rate_seeds(ctx, tests=2)
-    scales, profile, dead = [], None, None
+    scales, blocks, profile, dead = [], [], None, None
     for depth in GRADIENT_DEPTHS:
         ens = _ensemble(subject, setting, ctx, depth, 1 / math.sqrt(depth), count, out_dim=GRADIENT_OUT_DIM)
         traces = train.block_ntk_traces(ens, ens.x, probes=GRADIENT_PROBES, seed=setting["seed"])
         scales.append(((traces.trace.sum(dim=1) + traces.shared) / ens.x.shape[0] / ens.out_dim).sqrt())
+        blocks.append((traces.trace / ens.x.shape[0] / ens.out_dim).sqrt().median(dim=0).values.tolist())
         profile = depth_profile(traces.trace)
         dead = traces.dead
         del ens
     saturation = (scales[1] / scales[0]).tolist()
     return {"depths": list(GRADIENT_DEPTHS), "gradient_scale_median": [float(g.median()) for g in scales],
             "saturation": saturation, "band": list(SATURATION_BAND), "depth_profile": profile,
-            "profile_bound": PROFILE_BOUND, "dead_blocks": dead, "seeds": count}
+            "profile_bound": PROFILE_BOUND, "dead_blocks": dead, "seeds": count,
+            "block_scale_median": blocks}
 
 
 def _gradient_scale_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judgement:
@@ -359,6 +368,7 @@ gradient_scale = Claim(
                "on every kind. Depth profile per seed 1.6-2.4 (MLP), up to 4.1 (MLP, 3 stages: widths "
                "64-256), up to 5.1 (conv): bound 8, margin 1.6x; tau = 1 makes it explode.",
     cost="medium",
+    figure=draw.gradient_scale,
 )
 
 
@@ -395,19 +405,21 @@ def _gd_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:
     lr = GD_STEP / top if 0 < top < math.inf else 0.0  # an overflowing NTK gets no step at all
     ens, y = runs[GD_DEPTHS[-1]]
     dead = train.block_gradients(ens, lambda: train.squared_loss(ens, ens.x, y)).dead
-    rates, fits, final = {}, {}, {}
+    rates, fits, final, curves = {}, {}, {}, {}
     for depth, (ens, y) in runs.items():
         traj = train.gradient_descent(lambda: train.squared_loss(ens, ens.x, y), ens.trained_parameters(),
                                       lr, GD_STEPS)
         rates[depth], fits[depth] = _log_loss_rate(traj.losses)
         final[depth] = float((traj.losses[-1] / traj.losses[0]).median())
+        curves[depth] = (traj.losses / traj.losses[0]).median(dim=1).values.tolist()
     shallow, deep = GD_DEPTHS[0], GD_DEPTHS[-1]
     ratio = [d / s if s > 0 else math.nan for s, d in zip(rates[shallow], rates[deep])]
     return {"depths": list(GD_DEPTHS), "lr": lr, "ntk_top": [tops[d] for d in GD_DEPTHS], "steps": GD_STEPS,
             "median_rate": [float(torch.tensor(rates[d]).nanmedian()) for d in GD_DEPTHS],
             "median_r2": [float(torch.tensor(fits[d]).nanmedian()) for d in GD_DEPTHS],
             "median_final_over_initial": [final[d] for d in GD_DEPTHS], "rate_ratio": ratio,
-            "band": [0.4, 2.5], "dead_blocks": dead, "seeds": count}
+            "band": [0.4, 2.5], "dead_blocks": dead, "seeds": count,
+            "median_loss_curve": [curves[d] for d in GD_DEPTHS]}
 
 
 def _gd_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judgement:
@@ -447,6 +459,7 @@ gd_depth_free = Claim(
                "NTK Gram so ill-conditioned that 150 steps measure no rate at any depth (rates 0.0004-0.04 "
                "at L = 4, 0.0002-0.001 at L = 64).",
     cost="expensive",
+    figure=draw.gd_depth_free,
 )
 
 
@@ -475,7 +488,7 @@ TRAIN_FRACTION = 0.5
 
 def _trains_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:
     depth, classes, count = setting["depth"], 4, _rate_seeds(ctx)
-    reduction, lrs, dead, labels = {}, {}, None, None
+    reduction, lrs, curves, dead, labels = {}, {}, {}, None, None
     for d in (depth, TRAIN_SHALLOW):
         ens = _ensemble(subject, setting, ctx, d, 1 / math.sqrt(d), count, samples=TRAIN_SAMPLES,
                         out_dim=classes, dtype=torch.float32)
@@ -489,6 +502,7 @@ def _trains_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:
         lrs[d] = TRAIN_SAMPLES / top if 0 < top < math.inf else 0.0  # eta * top Hessian eigenvalue <= 1/2
         traj = train.gradient_descent(loss, ens.trained_parameters(), lrs[d], TRAIN_STEPS)
         reduction[d] = (traj.losses[0].double().log() - traj.losses[-1].double().log()).tolist()
+        curves[d] = (traj.losses.double() / traj.losses[0].double()).median(dim=1).values.tolist()
         del ens
     baseline = float(torch.tensor(reduction[TRAIN_SHALLOW], dtype=torch.float64).nanmedian())
     relative = [r / baseline if baseline > 0 else math.nan for r in reduction[depth]]
@@ -496,7 +510,8 @@ def _trains_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:
             "lr": [lrs[depth], lrs[TRAIN_SHALLOW]], "log_reduction": reduction[depth],
             "shallow_log_reduction": reduction[TRAIN_SHALLOW], "shallow_depth": TRAIN_SHALLOW,
             "relative": relative, "band": [TRAIN_FRACTION, math.inf], "dead_blocks": dead,
-            "label_counts": torch.bincount(labels, minlength=classes), "seeds": count}
+            "label_counts": torch.bincount(labels, minlength=classes), "seeds": count,
+            "median_loss_curve": [curves[depth], curves[TRAIN_SHALLOW]]}
 
 
 def _trains_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judgement:
@@ -539,6 +554,7 @@ trains_without_norm = Claim(
                "0.51-1.2 (conv); medians 0.8-1.1. Without tau the deep net's curvature explodes and its "
                "stable step freezes it: medians 0-0.06.",
     cost="expensive",
+    figure=draw.trains_without_norm,
 )
 
 

@@ -1,0 +1,136 @@
+"""The HTML report (:mod:`resclaims.html_report`) and the claims' figures.
+
+The results come from ``tests/fixtures/report_results.json``, written once by
+``resclaims check --profile smoke --claims 'zhang2019.*' --claims 'li2016.*' --json
+tests/fixtures/report_results.json`` (running the claims here would take minutes); a
+figure needs the evidence keys of its claim's check, so rewrite the fixture when a
+claim's evidence changes.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import html
+import io
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from matplotlib.figure import Figure
+
+from resclaims import figures, html_report, registry
+
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "report_results.json"
+FAMILIES_WITH_FIGURES = ["zhang2019", "li2016"]
+PAYLOAD: dict[str, Any] = json.loads(FIXTURE.read_text())
+BY_CLAIM = {r["claim"]: r for r in PAYLOAD["results"]}
+PAGE_CLAIMS = ("zhang2019.forward_stable", "li2016.depth2_hessian_at_zero", "li2016.small_init_limit")
+
+
+def _payload(*claims: str) -> dict[str, Any]:
+    """The fixture's payload with the results of ``claims`` only."""
+    return {**PAYLOAD, "results": [copy.deepcopy(BY_CLAIM[c]) for c in claims]}
+
+
+def _images(page: str) -> list[str]:
+    return re.findall(r"<img\b[^>]*\bsrc=\"([^\"]*)\"", page)
+
+
+def test_every_claim_of_the_families_draws_a_figure() -> None:
+    catalog = registry.claims()
+    for family in FAMILIES_WITH_FIGURES:
+        claims = [c for c in catalog.values() if c.paper == family]
+        assert claims, f"no claim of family {family} is registered"
+        assert [c.id for c in claims if c.figure is None] == [], f"{family} claims without a figure"
+
+
+@pytest.mark.parametrize("claim_id", [c.id for c in registry.claims().values() if c.paper in FAMILIES_WITH_FIGURES])
+def test_figure_draws_from_a_smoke_result(claim_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each figure draws from its claim's smoke result with every panel filled (nothing
+    'unavailable'), a title, labelled axes and a legend; rendering it (where mathtext is
+    parsed) raises nothing; on a result without evidence it says so instead of raising."""
+    result = BY_CLAIM.get(claim_id)
+    assert result is not None, f"{FIXTURE.name} has no result of {claim_id}: rewrite it (see the module docstring)"
+    empty: list[str] = []
+    monkeypatch.setattr(figures, "unavailable", lambda ax, why: empty.append(why))
+    fig = Figure(figsize=(10, 4))
+    registry.get(claim_id).figure(result, fig)
+    fig.savefig(io.BytesIO(), format="png", dpi=40)
+    assert empty == [], f"{claim_id}: panels with nothing to draw: {empty}"
+    assert fig.get_suptitle(), f"{claim_id}: no title"
+    assert all(ax.get_ylabel() or any(t.get_text() for t in ax.get_yticklabels()) for ax in fig.axes), \
+        f"{claim_id}: an axis without a label"
+    assert any(ax.get_legend() is not None for ax in fig.axes), f"{claim_id}: no legend"
+    monkeypatch.undo()
+    bare = Figure()
+    registry.get(claim_id).figure({**result, "verdict": "error", "evidence": {}}, bare)
+    bare.savefig(io.BytesIO(), format="png", dpi=20)
+
+
+def test_page_has_a_section_per_result_and_needs_no_network(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(result: dict, fig: Figure) -> None:
+        raise RuntimeError("this figure is broken")
+
+    catalog = dict(registry.claims())
+    broken = "li2016.small_init_limit"
+    catalog[broken] = dataclasses.replace(catalog[broken], figure=boom)
+    monkeypatch.setattr(registry, "claims", lambda: catalog)
+    payload = _payload(*PAGE_CLAIMS)
+    unknown = {**copy.deepcopy(BY_CLAIM["zhang2019.forward_constant"]), "claim": "gone2015.vanished"}
+    payload["results"].append(unknown)
+    page = html_report.write_report([payload], tmp_path / "report").read_text()
+    sections = re.findall(r"<section id=\"result-\d+\"><h2>([^ <]+)", page)
+    assert sections == [*PAGE_CLAIMS, "gone2015.vanished"]
+    for claim_id in PAGE_CLAIMS:
+        assert f"<li><a href=\"#result-{PAGE_CLAIMS.index(claim_id)}\">" in page
+        assert html.escape(catalog[claim_id].statement) in page
+    assert "RuntimeError: this figure is broken" in page
+    assert "unknown to this version" in page
+    assert html.escape(html_report.SCOPES["reference-conformance"]) in page
+    assert PAYLOAD["environment"]["torch"] in page and "run 1 of 1" in page
+    images = _images(page)
+    assert len(images) == len(payload["results"])  # the broken one keeps its margins panel
+    assert all(src.startswith("data:image/png;base64,") for src in images)
+    assert not re.search(r"(?:src|href)\s*=\s*\"?(?:https?:)?//", page)
+    assert not re.search(r"<link\b|<script\b[^>]*\bsrc=|@import|url\(", page)
+    assert 'data-figures-rendered="0/0"' in page
+
+
+def test_history_section_draws_each_claim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import resclaims.history
+
+    drawn: list[tuple[str, int]] = []
+
+    def draw(claim_id: str, points: list[dict], fig: Figure) -> None:
+        drawn.append((claim_id, len(points)))
+        fig.add_subplot().plot([p["date"] for p in points], [p["margin"] for p in points])
+
+    monkeypatch.setattr(resclaims.history, "draw", draw)
+    points = [{"commit": f"{i:040x}", "date": 1_700_000_000_000 + i, "margin": 0.5 + i, "unit": "x"}
+              for i in range(3)]
+    history = {"zhang2019.forward_stable": points, "li2016.deep_shortcut_flat": points[:1]}
+    page = html_report.write_report([_payload("zhang2019.forward_stable")], tmp_path, history).read_text()
+    assert drawn == [("zhang2019.forward_stable", 3), ("li2016.deep_shortcut_flat", 1)]
+    assert "Margins over commits" in page and "href=\"#history\"" in page
+    assert len(_images(page)) == 3
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+def test_every_figure_renders_in_a_headless_browser(tmp_path: Path) -> None:
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("no chromium, chromium-browser or google-chrome on PATH")
+    index = html_report.write_report([_payload(*PAGE_CLAIMS)], tmp_path / "report")
+    dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                          "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                          f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000", "--dump-dom",
+                          index.as_uri()], check=False, capture_output=True, text=True, timeout=120).stdout
+    n = len(PAGE_CLAIMS)
+    assert f'data-figures-rendered="{n}/{n}"' in dom
