@@ -253,3 +253,32 @@ def test_discarded_settings_are_counted_and_never_passes() -> None:
     assert few.verdict == "holds" and sum(few.discarded.values()) == 12 and "search stopped" in few.summary
     replay = run(_discarding(1), setting={"seed": 4})
     assert replay.verdict == "skipped" and replay.discarded == {"not converged": 1}
+
+
+def _falsified_above(bound: int, crash_below: int = 0) -> Claim:
+    """A claim falsified by x >= ``bound`` whose check discards most x < 1000 (not multiples
+    of 3) and, once it has falsified, crashes on x in [bound, crash_below): the shrinker
+    meets discards and crashes."""
+    seen = [False]
+
+    def check(setting, subject, ctx):
+        x = setting["x"]
+        if x < 1000 and x % 3:
+            raise Discarded("not converged")
+        if seen[0] and bound <= x < crash_below:
+            raise RuntimeError("the model crashed")
+        seen[0] = seen[0] or x >= bound
+        return {"x": x}
+    return Claim(**{**registry.get(CHEAP).__dict__, "id": "test.falsified_above", "check": check,
+                    "settings": lambda scale, subject: st.fixed_dictionaries({"x": st.integers(400, 2000)}),
+                    "judge": lambda setting, ev, ctx: Judgement(ev["x"] < bound, bound - ev["x"], "x"),
+                    "examples": ()})
+
+
+@pytest.mark.parametrize("crash_below", [0, 1200], ids=["discards", "discards-and-crash"])
+def test_a_falsified_claim_stays_falsified_when_shrinking_meets_discards_or_crashes(crash_below: int) -> None:
+    """Hypothesis stops at the first counterexample and shrinks it; a smaller setting that is
+    discarded, or that crashes the model, must not turn the verdict into holds or error."""
+    result = run(_falsified_above(500, crash_below), profile="ci")
+    assert result.verdict == "falsified", result.summary
+    assert result.setting["x"] >= 500 and result.margin < 0  # a setting that was judged to falsify it

@@ -177,6 +177,7 @@ def _search(claim: Claim, subject: Subject, prof: Profile, ctx: Context, shrink:
     discarded: Counter[str] = Counter()
     margins: list[float] = []
     searching = [True]  # False once a setting is falsified: the shrinker's settings are not recorded
+    falsified: list[tuple[Setting, Evidence, Judgement]] = []  # the latest setting judged to falsify the claim
     limit = DISCARDS_PER_EXAMPLE * prof.max_examples(claim.cost, claim.search)
     planned = len(claim.examples) + prof.max_examples(claim.cost, claim.search)
 
@@ -184,7 +185,7 @@ def _search(claim: Claim, subject: Subject, prof: Profile, ctx: Context, shrink:
         """The module's evaluate, counting discarded settings.  It shadows that name so that
         ``one`` keeps its source text: Hypothesis derandomizes from a digest of the test
         function's source, and a change there would change every claim's drawn settings."""
-        if sum(discarded.values()) >= limit:  # checked first: Hypothesis replays a failing call, cheaply so
+        if searching[0] and sum(discarded.values()) >= limit:  # checked first: cheap for Hypothesis' replays
             count[0] -= 1  # ``one`` counts before the call: examples are the settings judged
             raise _Exhausted()
         try:
@@ -193,6 +194,8 @@ def _search(claim: Claim, subject: Subject, prof: Profile, ctx: Context, shrink:
             count[0] -= 1
             discarded[str(why)] += 1
             reject()  # raises: Hypothesis draws another setting
+        if not judgement.holds:
+            falsified[:] = [(dict(setting), evidence, judgement)]
         if searching[0]:
             margins.append(judgement.margin)
             searching[0] = judgement.holds
@@ -220,8 +223,11 @@ def _search(claim: Claim, subject: Subject, prof: Profile, ctx: Context, shrink:
         test()
     except _Falsified as f:
         return _result(claim, subject.name, prof, f.setting, f.evidence, f.judgement, count[0], discarded, margins)
-    except (Unsatisfiable, FailedHealthCheck, _Exhausted):
-        if not discarded:
+    except Exception as exc:
+        if falsified:  # the shrinker ended on another exception (a crash at a smaller setting): the claim stays
+            setting, evidence, judgement = falsified[0]  # falsified, by the last setting that falsified it
+            return _result(claim, subject.name, prof, setting, evidence, judgement, count[0], discarded, margins)
+        if not isinstance(exc, (Unsatisfiable, FailedHealthCheck, _Exhausted)) or not discarded:
             raise
         if closest:  # the search stopped early: the verdict rests on the settings judged, and says so
             setting, evidence, judgement = closest[0]
@@ -258,8 +264,8 @@ def _result(claim: Claim, subject: str, prof: Profile, setting: Setting, evidenc
                   evidence=jsonable(evidence),
                   setting=dict(setting), summary=summary, margin=judgement.margin,
                   examples=examples, profile=prof.name, discarded=dict(discarded or {}), margins=list(margins or []),
-                  p_value=judgement.p_value, alpha=per_example_alpha(claim, prof), band=judgement.band, interval=judgement.interval,
-                  unit=judgement.unit)
+                  p_value=judgement.p_value, alpha=per_example_alpha(claim, prof), band=judgement.band,
+                  interval=judgement.interval, unit=judgement.unit)
 
 
 def jsonable(value: Any) -> Any:
