@@ -29,6 +29,7 @@ from resclaims.engine import Result, counterexample, run, search_seed
 from resclaims.junit import junit_xml
 from resclaims.profiles import PROFILES
 from resclaims.report import SCHEMA, git_state
+from resclaims.setting_check import example_settings
 
 CHEAP = "zhang2019.forward_stable"
 ROOT = Path(__file__).parent.parent
@@ -52,14 +53,29 @@ def _one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
     return err[0]
 
 
-def test_results_file_and_junit_carry_schema_commit_seed_and_statistics(tmp_path: Path) -> None:
+def _git_repo(path: Path) -> str:
+    """A git repository at ``path`` with one (empty) commit; its HEAD's hash."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-c", "user.email=t@example.com", "-c", "user.name=t", "-c",
+                               "commit.gpgsign=false", *args], cwd=path, check=True, capture_output=True,
+                              text=True).stdout.strip()
+    git("init", "-q")
+    git("commit", "-q", "--allow-empty", "-m", "init")
+    return git("rev-parse", "HEAD")
+
+
+def test_results_file_and_junit_carry_schema_commit_seed_and_statistics(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    head = _git_repo(tmp_path)
+    monkeypatch.chdir(tmp_path)  # the commit recorded is the working directory's, wherever the tests run
     out, xml = tmp_path / "r.json", tmp_path / "junit.xml"
-    assert cli.main(["check", "--claims", CHEAP, "--profile", "smoke", "--json", str(out), "--junit", str(xml)]) == 0
+    argv = ["check", "--claims", CHEAP, "--profile", "smoke", "--json", str(out), "--junit", str(xml)]
+    assert cli.main(argv) == 0
     payload = json.loads(out.read_text())
     env = payload["environment"]
     assert payload["schema"] == SCHEMA and payload["complete"]
-    assert re.fullmatch(r"[0-9a-f]{40}", env["commit"]) and isinstance(env["dirty"], bool)  # the tests run in the repo
-    assert env["hypothesis_seed"] == "derandomized"
+    assert env["commit"] == head and env["dirty"] is False  # untracked outputs do not make it dirty
+    assert env["hypothesis_seed"] == "derandomized" and env["argv"] == argv  # main's argv, not pytest's
     (result,) = payload["results"]
     assert result["hypothesis_seed"] == "derandomized" and result["p_value"] is not None
     assert {"p_value", "alpha", "band", "interval", "unit", "margin"} <= set(result)
@@ -68,6 +84,7 @@ def test_results_file_and_junit_carry_schema_commit_seed_and_statistics(tmp_path
     assert stat.S_IMODE(out.stat().st_mode) == stat.S_IMODE(xml.stat().st_mode) == 0o666 & ~umask
     suite = ET.parse(xml).getroot().find("testsuite")
     assert suite is not None and suite.get("tests") == "1" and suite.get("failures") == "0"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", suite.get("timestamp", ""))  # JUnit's: no timezone
     case = suite.find("testcase")
     assert case is not None and case.get("classname") == "resclaims.zhang2019"
     assert case.get("name") == f"{CHEAP} on zhang2019.reference"
@@ -107,6 +124,22 @@ def test_junit_has_a_testcase_per_verdict_with_the_counterexample() -> None:
     assert suite_props == {"profile": "ci", "complete": "false"}
 
 
+def test_junit_cleans_every_attribute_and_stamps_the_start_given() -> None:
+    results = [Result("p\x01q.c", "mypkg:\x1b[31mbad", "holds", "theorem", summary="ok", unit="n\x00ats",
+                      margin=1.0)]
+    env = {"profile": "ci\x07", "started": "2001-02-03T04:05:06"}
+    text = junit_xml(results, {}, env, 1.0, complete=True, timestamp="2024-01-02T03:04:05")
+    suite = ET.fromstring(text).find("testsuite")  # parses: no control character is left anywhere
+    assert suite is not None and suite.get("timestamp") == "2024-01-02T03:04:05"
+    case = suite.find("testcase")
+    assert case is not None and case.get("classname") == "resclaims.p?q"
+    assert case.get("name") == "p?q.c on mypkg:?[31mbad"
+    assert {p.get("name"): p.get("value") for p in case.iter("property")}["unit"] == "n?ats"
+    assert {p.get("name"): p.get("value") for p in suite.find("properties").iter("property")}["profile"] == "ci?"
+    stamped = ET.fromstring(junit_xml(results, {}, env, 1.0, complete=True)).find("testsuite")
+    assert stamped is not None and stamped.get("timestamp") == "2001-02-03T04:05:06"  # the environment's, if any
+
+
 def test_interrupt_and_terminate_keep_partial_json_and_junit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                            capsys: pytest.CaptureFixture[str]) -> None:
     for signal_like, code, word in ((KeyboardInterrupt, 130, "interrupted"), (cli.Terminated, 143, "terminated")):
@@ -118,16 +151,18 @@ def test_interrupt_and_terminate_keep_partial_json_and_junit(tmp_path: Path, mon
                 raise signal_like()
             return fake(claim, subject, **kwargs)
         monkeypatch.setattr(cli, "run", second_stops)
+        monkeypatch.setattr(cli, "now", lambda: "2000-01-01T00:00:00")  # stamped once, at the start
         out, xml = tmp_path / f"{word}.json", tmp_path / f"{word}.xml"
         argv = ["check", "--claims", "zhang2019.*", "--json", str(out), "--junit", str(xml)]
         assert cli.main(argv) == code
         assert not json.loads(out.read_text())["complete"] and len(json.loads(out.read_text())["results"]) == 1
-        assert ET.parse(xml).getroot().find("testsuite").get("tests") == "1"  # type: ignore[union-attr]
+        suite = ET.parse(xml).getroot().find("testsuite")
+        assert suite is not None and suite.get("tests") == "1" and suite.get("timestamp") == "2000-01-01T00:00:00"
         assert capsys.readouterr().err.strip().splitlines()[-1].startswith(f"{word} after 1 of ")
 
 
-def _results_file(path: Path, rows: list[tuple[str, str, Any]], profile: str = "ci") -> Path:
-    path.write_text(json.dumps({"schema": SCHEMA, "complete": True, "environment": {"profile": profile},
+def _results_file(path: Path, rows: list[tuple[str, str, Any]], profile: str = "ci", complete: bool = True) -> Path:
+    path.write_text(json.dumps({"schema": SCHEMA, "complete": complete, "environment": {"profile": profile},
                                 "results": [{"claim": c, "subject": "s", "verdict": v, "margin": m, "unit": "u",
                                              "summary": ""} for c, v, m in rows]}))
     return path
@@ -144,15 +179,56 @@ def test_compare_lists_changes_and_fails_on_regressions(tmp_path: Path, capsys: 
     kinds = {c.claim: c.kind for c in comparison.changes}
     assert kinds == {"p.worse": "worse", "p.better": "changed", "p.shrank": "shrank", "p.inf": "unmeasured",
                      "p.new": "appeared", "p.gone": "disappeared"}
-    assert {c.claim for c in comparison.regressions} == {"p.worse", "p.shrank"}
+    assert {c.claim for c in comparison.regressions} == {"p.worse", "p.shrank", "p.gone"}  # p.gone held
     assert cli.main(["compare", str(old), str(new)]) == 1
     text = capsys.readouterr().out
     assert "shrank 60%, more than 50%" in text and "profile ci, the new run dev" in text
-    assert "2 regression(s): 1 verdict(s) worse, 1 margin(s) shrank" in text
+    assert ("3 regression(s): 1 verdict(s) worse, 1 margin(s) shrank by more than 50%, 1 held result(s) "
+            "disappeared") in text
     assert cli.main(["compare", str(old), str(new), "--shrink", "0.7"]) == 1  # p.worse still fails
     assert cli.main(["compare", str(old), str(old)]) == 0 and "no regression" in capsys.readouterr().out
     assert cli.main(["compare", str(old), str(tmp_path / "absent.json")]) == 2
     assert "cannot read results file" in _one_line_error(capsys)
+
+
+def test_a_held_result_missing_from_new_or_an_incomplete_new_run_is_a_regression(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    old = _results_file(tmp_path / "old.json", [("p.held", "holds", 1.0), ("p.failed", "falsified", -1.0)])
+    only_failed = _results_file(tmp_path / "a.json", [("p.failed", "falsified", -1.0)])
+    only_held = _results_file(tmp_path / "b.json", [("p.held", "holds", 1.0)])
+    partial = _results_file(tmp_path / "c.json", [("p.held", "holds", 1.0), ("p.failed", "falsified", -1.0)],
+                            complete=False)
+    assert cli.main(["compare", str(old), str(only_failed)]) == 1
+    assert "disappeared p.held on s: was holds" in capsys.readouterr().out
+    assert cli.main(["compare", str(old), str(only_held)]) == 0  # a falsified result that went is no regression
+    assert "disappeared p.failed on s: was falsified" in capsys.readouterr().out
+    assert cli.main(["compare", str(old), str(partial)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert [ln for ln in lines if "incomplete" in ln and not ln.startswith("compared")] == [
+        "regression: the new run is incomplete (interrupted): it cannot pass the gate; rerun it to the end"]
+    assert lines[-1].endswith("1 regression(s): 0 verdict(s) worse, 0 margin(s) shrank by more than 50%, "
+                              "the new run is incomplete")
+    assert cli.main(["compare", str(partial), str(old)]) == 0  # an incomplete baseline is only a note
+    assert "note: the baseline is incomplete" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("payload, message", [
+    ({"results": [3]}, "results[0] is not an object"),
+    ({"results": [{"claim": "p.c", "subject": 1}]}, "results[0] has no string subject, verdict"),
+    ({"results": [], "environment": ["profile", "ci"]}, "\"environment\" is not an object"),
+    ({"results": [], "schema": SCHEMA + 1}, f"has results schema {SCHEMA + 1}, newer than this resclaims reads"),
+    ({"results": [], "schema": "1"}, "\"schema\" is \"1\", not an integer"),
+    ({"results": [], "complete": "no"}, "\"complete\" is not true or false"),
+])
+def test_a_malformed_results_file_is_refused_in_one_line(payload: dict, message: str, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    good = _results_file(tmp_path / "good.json", [("p.c", "holds", 1.0)])
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(payload))
+    assert cli.main(["compare", str(good), str(bad)]) == 2
+    assert message in _one_line_error(capsys)
+    assert cli.main(["report", str(bad), "-o", str(tmp_path / "out")]) == 2
+    assert message in _one_line_error(capsys)
 
 
 def test_check_with_a_baseline_folds_regressions_into_the_exit_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -166,6 +242,24 @@ def test_check_with_a_baseline_folds_regressions_into_the_exit_code(tmp_path: Pa
     monkeypatch.setattr(cli, "run", _fake_run({}, margin=0.1))
     assert cli.main(["check", "--claims", CHEAP, "--baseline", str(baseline)]) == 1
     assert "margin 1 -> 0.1 nats (shrank 90%" in capsys.readouterr().out
+
+
+def test_check_compares_only_what_it_selected_with_the_baseline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """A full baseline and a check of one claim: the other claims, and the same claim on
+    another subject, did not disappear."""
+    full = _results_file(tmp_path / "full.json", [(CHEAP, "holds", 1.0), ("zhang2019.gd_depth_free", "holds", 1.0),
+                                                  ("li2016.deep_shortcut_flat", "holds", 1.0)])
+    payload = json.loads(full.read_text())
+    for row in payload["results"]:
+        row["subject"] = "reference"
+    payload["results"].append({**payload["results"][0], "subject": "mypkg:other"})
+    full.write_text(json.dumps(payload))
+    monkeypatch.setattr(cli, "run", _fake_run({}))
+    capsys.readouterr()
+    assert cli.main(["check", "--claims", CHEAP, "--baseline", str(full)]) == 0
+    out = capsys.readouterr().out
+    assert "disappeared" not in out and "compared 1 result(s) with the baseline: no regression" in out
 
 
 @pytest.fixture
@@ -201,6 +295,19 @@ def test_report_command_and_check_report_call_the_report_writer(tmp_path: Path, 
     (payload,), history = report_stubs[2][1], report_stubs[2][3]
     assert payload["complete"] and payload["results"][0]["claim"] == CHEAP and history is None
     assert cli.main(["report", str(results), "-o", str(tmp_path / "out"), "--history", str(tmp_path / "none")]) == 2
+
+
+def test_an_unreadable_history_is_refused_in_one_line(tmp_path: Path, report_stubs: list,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    def unreadable(path: Path) -> dict:
+        raise PermissionError(13, "Permission denied", str(path / "machine" / "abc.json"))
+    monkeypatch.setitem(sys.modules, "resclaims.history", types.SimpleNamespace(load=unreadable))
+    results = _results_file(tmp_path / "r.json", [(CHEAP, "holds", 1.0)])
+    assert cli.main(["report", str(results), "-o", str(tmp_path / "out"), "--history", str(tmp_path)]) == 2
+    assert _one_line_error(capsys) == (f"resclaims: error: --history {tmp_path}: cannot read asv's results "
+                                       f"({tmp_path / 'machine' / 'abc.json'}): Permission denied")
+    assert not [c for c in report_stubs if c[0] == "write_report"]
 
 
 def test_every_help_is_plain_text_with_examples_and_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
@@ -243,9 +350,8 @@ def test_output_paths_are_refused_before_any_work(tmp_path: Path, monkeypatch: p
       "seed": 0}, "depth must be an integer, not a string (\"4\")"),
     ({"block": "mlp", "branch_depth": 1, "input": "vector", "stages": 1, "width": 64, "depth": 4.0, "c": 0.25,
       "seed": 0}, "depth must be an integer, not a float (4.0)"),
-    ({"block": "mlp", "branch_depth": True, "input": "vector", "stages": 1, "width": -64, "depth": 4, "c": 0.25,
-      "seed": -1}, "branch_depth must be an integer, not a boolean (true); seed must not be negative (got -1); "
-                   "width must be positive (got -64)"),
+    ({"block": "mlp", "branch_depth": True, "input": "vector", "stages": 1, "width": 64, "depth": 4, "c": 0.25,
+      "seed": 0}, "branch_depth must be an integer, not a boolean (true) (its settings look like"),
 ])
 def test_a_setting_that_does_not_fit_the_claim_is_refused_naming_the_keys(setting: dict, message: str,
                                                                          monkeypatch: pytest.MonkeyPatch,
@@ -253,6 +359,37 @@ def test_a_setting_that_does_not_fit_the_claim_is_refused_naming_the_keys(settin
     monkeypatch.setattr(cli, "run", lambda *a, **k: pytest.fail("a claim ran"))
     assert cli.main(["check", "--claims", CHEAP, "--setting", json.dumps(setting)]) == 2
     assert message in _one_line_error(capsys)
+
+
+@pytest.mark.parametrize("text, shown", [
+    ('{"c": NaN, "depth": 4}', "c (NaN)"),
+    ('{"c": 0.25, "depth": Infinity, "seed": [1, -Infinity]}', "depth (Infinity), seed ([1, -Infinity])"),
+    ('{"c": 1e999}', "c (Infinity)"),
+])
+def test_a_setting_with_nan_or_infinity_is_refused_in_one_line(text: str, shown: str,
+                                                                monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(cli, "run", lambda *a, **k: pytest.fail("a claim ran"))
+    assert cli.main(["check", "--claims", CHEAP, "--setting", text]) == 2
+    assert _one_line_error(capsys) == f"resclaims: error: --setting: numbers must be finite, not NaN or Infinity: " \
+                                      f"{shown}"
+
+
+def test_a_setting_is_not_bounded_by_the_signs_its_draws_had(monkeypatch: pytest.MonkeyPatch) -> None:
+    """c is positive in every draw, yet 0.0 is a valid setting (a shrunk counterexample's
+    replay line may hold one); a negative seed too: only keys and types are checked."""
+    claim = registry.get(CHEAP)
+    drawn = example_settings(claim, registry.subject_for(None, claim.family, claim), PROFILES["ci"].scale)
+    assert all(d["c"] > 0 for d in drawn)
+    seen = []
+
+    def fake(claim: Claim, subject: Any, **kwargs: Any) -> Result:
+        seen.append(kwargs["setting"])
+        return _fake_run({})(claim, subject)
+    monkeypatch.setattr(cli, "run", fake)
+    setting = {**drawn[0], "c": 0.0, "seed": -1}
+    assert cli.main(["check", "--claims", CHEAP, "--setting", json.dumps(setting)]) == 0
+    assert seen == [setting]
 
 
 def test_a_setting_that_fits_runs_and_an_integer_is_a_valid_float(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -105,7 +105,7 @@ def test_a_falsified_verify_fails_at_the_users_line_with_the_counterexample(pyte
                                  "*resclaims statistics*", "*zhang2019.forward_stable on mynets:overscaled*falsified",
                                  "*1 example(s) judged, 0 setting(s) discarded"])
     assert "engine.py" not in text and "Claim(" not in text
-    assert f'name="resclaims.{CHEAP}.margin"' in xml.read_text()
+    assert f'name="resclaims.{CHEAP}[mynets:overscaled].margin"' in xml.read_text()
     line = pytester.runpytest_inprocess("-p", "no:xdist", "test_user.py", "--tb=line")
     line.stdout.fnmatch_lines([f"{pytester.path / 'test_user.py'}:[0-9]*: AssertionError: {CHEAP} falsified*"])
 
@@ -134,7 +134,7 @@ profile = "smoke"''')
         "SKIPPED [[]1[]] pyproject.toml*: not applicable: li2016.deep_shortcut_flat is about*fixes shortcut_depth = 1",
         "*resclaims statistics*", "pyproject.toml::plugin.forward_stable[[]mynets:good[]]:"])
     assert "engine.py" not in text and not [line for line in result.outlines if line.startswith("E ")]
-    assert '<property name="resclaims.plugin.forward_stable.margin"' in xml.read_text()
+    assert '<property name="resclaims.plugin.forward_stable[mynets:good].margin"' in xml.read_text()
 
 
 def test_default_claims_and_selection_by_keyword_and_paper(pytester: pytest.Pytester) -> None:

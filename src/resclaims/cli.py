@@ -19,14 +19,14 @@ from rich.console import Console
 
 from resclaims import registry
 from resclaims.claim import Claim, Scale, Setting
-from resclaims.compare import DEFAULT_SHRINK, compare
+from resclaims.compare import DEFAULT_SHRINK, compare, restrict
 from resclaims.engine import Progress, Result, counterexample, run, search_seed
 from resclaims.family import SubjectError
-from resclaims.junit import write_junit
+from resclaims.junit import now, write_junit
 from resclaims.profiles import PROFILES, Profile, UnknownProfile, resolve
 from resclaims.report import (catalog_rows, catalog_table, console, environment, load_results, payload,
                               results_table, summary_line, timings_table, write_json)
-from resclaims.setting_check import describe, example_settings, setting_problems
+from resclaims.setting_check import describe, example_settings, non_finite, setting_problems
 
 DESCRIPTION = """\
 Check theorems about residual networks against models.
@@ -83,13 +83,15 @@ finite and positive).
 
 exit codes:
   0    no regression
-  1    a verdict got worse (holds -> falsified or error) or a margin shrank beyond --shrink
+  1    a verdict got worse (holds -> falsified or error), a margin shrank beyond --shrink,
+       a result that held is missing from NEW, or NEW is incomplete (interrupted)
   2    a file is missing or is not a results file"""
 
 REPORT_DESCRIPTION = """\
 Write an HTML report (verdicts, evidence and each claim's figure) of one or more
-results files of `resclaims check --json`; --history adds the timings recorded by
-asv (its results folder)."""
+results files of `resclaims check --json`, one page that opens offline; --history
+adds each claim's margin over commits, as asv recorded it (benchmarks/bench_conformance.py;
+give asv's results folder, e.g. .asv/results)."""
 
 
 class UsageError(Exception):
@@ -131,7 +133,8 @@ def _parser() -> argparse.ArgumentParser:
     chk.add_argument("--report", metavar="DIR", help="write an HTML report to DIR after the check")
     chk.add_argument("--baseline", metavar="OLD.json",
                      help=f"compare with an earlier results file, as `resclaims compare` does (--shrink "
-                          f"{DEFAULT_SHRINK}); a regression exits 1")
+                          f"{DEFAULT_SHRINK}), on the claims and subjects this check runs; a regression "
+                          f"exits 1")
     chk.add_argument("--timings", action="store_true",
                      help="show where each claim's time and memory went (construction, evidence, "
                           "judgement, peak RSS); the JSON always carries them")
@@ -147,7 +150,8 @@ def _parser() -> argparse.ArgumentParser:
                          formatter_class=raw)
     rep.add_argument("results", nargs="+", metavar="RESULTS.json")
     rep.add_argument("-o", "--output", required=True, metavar="DIR", help="the folder to write the report to")
-    rep.add_argument("--history", metavar="ASV_RESULTS_DIR", help="asv's results folder, for timings over commits")
+    rep.add_argument("--history", metavar="ASV_RESULTS_DIR",
+                     help="asv's results folder, for each claim's margin over commits")
     return parser
 
 
@@ -184,7 +188,9 @@ def _list(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     profile, claims, setting, baseline = _prepare(args)
     seed = search_seed(profile, args.seed)
-    env = environment(profile.name, args.device, "derandomized" if seed is None else seed)
+    env = environment(profile.name, args.device, "derandomized" if seed is None else seed,
+                      argv=getattr(args, "argv", None))
+    started = now()  # the JUnit suite's timestamp: when the run started, the same in every rewrite
     out, err = console(), console(stderr=True)
     catalog = registry.claims()
     results: list[Result] = []
@@ -194,7 +200,8 @@ def _check(args: argparse.Namespace) -> int:
         if args.json:
             write_json(args.json, results, env, complete)
         if args.junit:
-            write_junit(args.junit, results, catalog, env, time.perf_counter() - start, complete, args.subject)
+            write_junit(args.junit, results, catalog, env, time.perf_counter() - start, complete, args.subject,
+                        timestamp=started)
 
     try:
         with _sigterm_as_interrupt():
@@ -225,10 +232,11 @@ def _check(args: argparse.Namespace) -> int:
             print(f"error: {r.claim} on {r.subject}: {r.summary}", file=sys.stderr, flush=True)
     out.print(summary_line(results, time.perf_counter() - start))
     code = 2 if any(r.verdict == "error" for r in results) else int(any(r.verdict == "falsified" for r in results))
-    if baseline is not None:
-        comparison = compare(baseline, payload(results, env, complete=True))
+    if baseline is not None:  # only what this check selected: other claims and subjects did not disappear
+        selected = {(r.claim, r.subject) for r in results}
+        comparison = compare(restrict(baseline, selected), payload(results, env, complete=True))
         print("\n".join(comparison.lines()), flush=True)
-        code = max(code, int(bool(comparison.regressions)))
+        code = max(code, int(comparison.failed))
     if args.report:
         print(f"report: {_write_report([payload(results, env, complete=True)], Path(args.report))}")
     return code
@@ -270,6 +278,8 @@ def _prepare(args: argparse.Namespace) -> tuple[Profile, list[Claim], Setting | 
             raise UsageError(f"--setting is not valid JSON: {exc}") from None
         if not isinstance(setting, dict) or len(claims) != 1:
             raise UsageError("--setting takes a JSON object and exactly one claim (--claims ID)")
+        if (problem := non_finite(setting)) is not None:
+            raise UsageError(problem)
     if args.subject:
         if "" not in sys.path and str(Path.cwd()) not in sys.path:
             sys.path.insert(0, str(Path.cwd()))  # `mypkg.nets:adapter` from the project root, like python -m
@@ -280,8 +290,8 @@ def _prepare(args: argparse.Namespace) -> tuple[Profile, list[Claim], Setting | 
 
 
 def _check_setting(claim: Claim, spec: str | None, scale: Scale, setting: Setting) -> None:
-    """Refuse a ``--setting`` whose keys, types or signs do not fit the settings the
-    claim's strategy draws for the subject."""
+    """Refuse a ``--setting`` whose keys or types do not fit the settings the claim's
+    strategy draws for the subject."""
     try:
         examples = example_settings(claim, registry.subject_for(spec, claim.family, claim), scale)
     except Exception:  # an unusable subject: the run itself reports it, as an error result
@@ -372,7 +382,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 def _compare(args: argparse.Namespace) -> int:
     comparison = compare(_load("compare", args.old), _load("compare", args.new), args.shrink)
     print("\n".join(comparison.lines()))
-    return int(bool(comparison.regressions))
+    return int(comparison.failed)
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -383,7 +393,14 @@ def _report(args: argparse.Namespace) -> int:
         if not Path(args.history).is_dir():
             raise UsageError(f"--history {args.history}: not a folder (give asv's results folder)")
         from resclaims.history import load  # imported when asked for, like the report
-        history = load(Path(args.history))
+        try:
+            history = load(Path(args.history))
+        except ValueError as exc:  # a folder without asv results
+            raise UsageError(f"--history {args.history}: {exc}") from None
+        except OSError as exc:  # a file or folder in it that cannot be read
+            where = f" ({exc.filename})" if exc.filename else ""
+            raise UsageError(f"--history {args.history}: cannot read asv's results{where}: "
+                             f"{exc.strerror or exc}") from None
     print(f"report: {_write_report(payloads, Path(args.output), history)}")
     return 0
 
@@ -402,7 +419,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``resclaims`` command."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = _parser().parse_args(argv)
+    args.argv = argv  # recorded in the results file's environment
     try:
         return COMMANDS[args.command](args)
     except UsageError as exc:

@@ -5,14 +5,16 @@ Results are matched by claim and subject.  Reported: verdicts that changed, resu
 that appeared or disappeared, and margins that shrank by more than a fraction of the
 old margin (only where both runs hold and the old margin is finite and positive; an
 infinite old margin is said to be unmeasurable).  A regression, which fails the gate,
-is a verdict that got worse (holds -> falsified or error) or a margin that shrank beyond
-the fraction.  Everything here is a pure function of the two payloads.
+is a verdict that got worse (holds -> falsified or error), a margin that shrank beyond
+the fraction, or a result that held in the old run and is missing from the new one; a
+new run that is incomplete (interrupted) fails the gate too.  Everything here is a pure
+function of the two payloads.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping
+from typing import Any, Collection, Literal, Mapping
 
 Kind = Literal["worse", "changed", "appeared", "disappeared", "shrank", "unmeasured"]
 WORSE = {("holds", "falsified"), ("holds", "error")}
@@ -27,10 +29,11 @@ class Change:
     subject: str
     kind: Kind
     detail: str
+    was: str | None = None  # the old verdict, for a result that disappeared
 
     @property
     def regression(self) -> bool:
-        return self.kind in ("worse", "shrank")
+        return self.kind in ("worse", "shrank") or (self.kind == "disappeared" and self.was == "holds")
 
     def line(self) -> str:
         return f"{self.kind:11} {self.claim} on {self.subject}: {self.detail}"
@@ -38,32 +41,46 @@ class Change:
 
 @dataclass
 class Comparison:
-    """The changes (in the new run's order, then the disappeared ones) and notes on
-    what makes the runs hard to compare (profiles, incomplete runs)."""
+    """The changes (in the new run's order, then the disappeared ones), notes on what
+    makes the runs hard to compare (profiles, an incomplete baseline), and whether the
+    new run is incomplete (itself a regression)."""
 
     changes: list[Change] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     shrink: float = DEFAULT_SHRINK
     compared: int = 0
+    incomplete: bool = False
 
     @property
     def regressions(self) -> list[Change]:
         return [c for c in self.changes if c.regression]
 
+    @property
+    def failed(self) -> bool:
+        """Whether the gate fails: a regression, or an incomplete new run."""
+        return bool(self.regressions) or self.incomplete
+
     def lines(self) -> list[str]:
         """The report: notes, changes, and a closing line that says whether it failed."""
         worse = sum(c.kind == "worse" for c in self.changes)
         shrank = sum(c.kind == "shrank" for c in self.changes)
-        verdict = (f"{worse + shrank} regression(s): {worse} verdict(s) worse, {shrank} margin(s) shrank by more "
-                   f"than {self.shrink:.0%}" if worse + shrank else "no regression")
-        return ([f"note: {n}" for n in self.notes] + [c.line() for c in self.changes]
+        gone = sum(c.kind == "disappeared" and c.regression for c in self.changes)
+        pieces = [f"{worse} verdict(s) worse", f"{shrank} margin(s) shrank by more than {self.shrink:.0%}"]
+        pieces += [f"{gone} held result(s) disappeared"] * bool(gone)
+        pieces += ["the new run is incomplete"] * self.incomplete
+        count = worse + shrank + gone + self.incomplete
+        verdict = f"{count} regression(s): {', '.join(pieces)}" if count else "no regression"
+        line = "regression: the new run is incomplete (interrupted): it cannot pass the gate; rerun it to the end"
+        incomplete = [line] * self.incomplete
+        return ([f"note: {n}" for n in self.notes] + incomplete + [c.line() for c in self.changes]
                 + [f"compared {self.compared} result(s) with the baseline: {verdict}"])
 
 
 def compare(old: Mapping[str, Any], new: Mapping[str, Any], shrink: float = DEFAULT_SHRINK) -> Comparison:
     """Compare two results payloads (as written by ``check --json``)."""
     before, after = _by_key(old), _by_key(new)
-    out = Comparison(notes=_notes(old, new), shrink=shrink, compared=len(before.keys() & after.keys()))
+    out = Comparison(notes=_notes(old, new), shrink=shrink, compared=len(before.keys() & after.keys()),
+                     incomplete=not new.get("complete", True))
     for key, now in after.items():
         was = before.get(key)
         if was is None:
@@ -75,9 +92,16 @@ def compare(old: Mapping[str, Any], new: Mapping[str, Any], shrink: float = DEFA
             change = _margin_change(key, was, now, shrink)
             if change is not None:
                 out.changes.append(change)
-    out.changes += [Change(*key, "disappeared", f"was {was['verdict']}")
+    out.changes += [Change(*key, "disappeared", f"was {was['verdict']}", was=was["verdict"])
                     for key, was in before.items() if key not in after]
     return out
+
+
+def restrict(payload: Mapping[str, Any], pairs: Collection[tuple[str, str]]) -> dict[str, Any]:
+    """``payload`` with only the results whose (claim, subject) is in ``pairs``: a
+    baseline cut to what a check selected, so the claims and subjects it did not run are
+    not reported as disappeared."""
+    return {**payload, "results": [r for r in payload.get("results", []) if (r["claim"], r["subject"]) in pairs]}
 
 
 def _by_key(payload: Mapping[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -119,7 +143,6 @@ def _notes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     if profiles[0] != profiles[1]:
         notes.append(f"the baseline ran profile {profiles[0]}, the new run {profiles[1]}: margins come from "
                      f"different searches")
-    for name, payload in (("the baseline", old), ("the new run", new)):
-        if not payload.get("complete", True):
-            notes.append(f"{name} is incomplete (interrupted): results it lacks show as appeared or disappeared")
+    if not old.get("complete", True):  # an incomplete new run is a regression (Comparison.lines)
+        notes.append("the baseline is incomplete (interrupted): results it lacks show as appeared")
     return notes

@@ -3,7 +3,8 @@
 * A test of your own model is one line: ``resclaims.verify("zhang2019.forward_stable",
   make_resnet)`` (or ``"pkg.mod:adapter"``); a falsified claim fails at that line with the
   counterexample.  Each verified claim's margin, unit and p-value go into the test's
-  ``user_properties`` (so ``--junitxml`` carries them) as ``resclaims.<claim>.margin`` etc.
+  ``user_properties`` (so ``--junitxml`` carries them) as
+  ``resclaims.<claim>[<subject>].margin`` etc. (one key per claim and subject).
 * A ``[tool.resclaims]`` table in the rootdir's pyproject.toml (:mod:`resclaims.project`)
   adds one item per claim and subject, ``pyproject.toml::<claim>[<subject>]``, marked
   ``resclaims`` and with the claim's paper (``-m zhang2019``, ``-k forward_stable``).  They
@@ -181,7 +182,7 @@ def _properties(results: list[Result]) -> Iterator[tuple[str, object]]:
         for name in ("margin", "unit", "p_value"):
             value = getattr(r, name)
             if value not in (None, ""):
-                yield f"resclaims.{r.claim}.{name}", value
+                yield f"resclaims.{r.claim}[{r.subject}].{name}", value  # one per claim and subject
 
 
 def _statistics(result: Result) -> dict[str, Any]:

@@ -7,7 +7,8 @@ interrupted run keeps what it finished.  It is one JSON object, version ``SCHEMA
 * ``complete`` (bool): false for a run that was interrupted (Ctrl-C, SIGTERM) or is
   still going.
 * ``environment``: ``resclaims``, ``python``, ``torch`` and ``hypothesis`` versions,
-  ``platform``, ``device``, ``profile``, ``torch_threads``, ``argv``; ``commit`` (the
+  ``platform``, ``device``, ``profile``, ``torch_threads``, ``argv`` (the command's
+  arguments, as ``resclaims.cli.main`` was given them); ``commit`` (the
   ``git rev-parse HEAD`` of the working directory's repository, null outside git) and
   ``dirty`` (tracked files changed since that commit; null outside git);
   ``hypothesis_seed``: ``"derandomized"`` when the profile derandomizes (the draws are
@@ -47,9 +48,11 @@ SCOPE_LABEL = {"theorem": "theorem", "reference-conformance": "ref. conformance"
 SCHEMA = 1  # the results file's layout (module docstring)
 
 
-def environment(profile: str, device: str, hypothesis_seed: int | str = "derandomized") -> dict[str, Any]:
+def environment(profile: str, device: str, hypothesis_seed: int | str = "derandomized",
+                argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Versions and machine facts that a result depends on, the commit of the working
-    directory's repository, and the seed Hypothesis used (see the module docstring)."""
+    directory's repository, the seed Hypothesis used, and ``argv``, the command's
+    arguments (default ``sys.argv[1:]``; see the module docstring)."""
     import hypothesis
     import torch
 
@@ -59,7 +62,8 @@ def environment(profile: str, device: str, hypothesis_seed: int | str = "derando
     return {"resclaims": resclaims.__version__, "python": platform.python_version(),
             "torch": torch.__version__, "hypothesis": hypothesis.__version__,
             "platform": platform.platform(), "device": device, "profile": profile,
-            "torch_threads": torch.get_num_threads(), "argv": sys.argv[1:],
+            "torch_threads": torch.get_num_threads(),
+            "argv": list(sys.argv[1:] if argv is None else argv),
             "commit": commit, "dirty": dirty, "hypothesis_seed": hypothesis_seed}
 
 
@@ -102,22 +106,36 @@ def atomic_write(path: str | Path, text: str) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def _umask() -> int:
-    mask = os.umask(0)
+def _read_umask() -> int:
+    """The process's umask, read once at import: from /proc where Linux shows it, else by
+    setting it and restoring it (os.umask cannot only read; at import nothing else runs)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o22)
     os.umask(mask)
     return mask
 
 
+_UMASK = _read_umask()
+
+
 def load_results(path: str | Path) -> dict[str, Any]:
     """A results file written by ``check --json``; raises ValueError with one line
-    saying what is wrong with it."""
+    saying what is wrong with it: not JSON, no "results" list, an entry that is not an
+    object with string ``claim``/``subject``/``verdict``, an ``environment`` that is not
+    an object, or a ``schema`` newer than this version writes (``SCHEMA``)."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
@@ -126,6 +144,24 @@ def load_results(path: str | Path) -> dict[str, Any]:
         raise ValueError(f"{path} is not a resclaims results file (invalid JSON: {exc})") from None
     if not isinstance(data, dict) or not isinstance(data.get("results"), list):
         raise ValueError(f"{path} is not a resclaims results file (no \"results\" list)")
+    schema = data.get("schema", SCHEMA)
+    if isinstance(schema, bool) or not isinstance(schema, int):
+        raise ValueError(f"{path} is not a resclaims results file (\"schema\" is {json.dumps(schema)}, "
+                         f"not an integer)")
+    if schema > SCHEMA:
+        raise ValueError(f"{path} has results schema {schema}, newer than this resclaims reads ({SCHEMA}); "
+                         f"upgrade resclaims")
+    if not isinstance(data.get("environment", {}), dict):
+        raise ValueError(f"{path} is not a resclaims results file (\"environment\" is not an object)")
+    if not isinstance(data.get("complete", True), bool):
+        raise ValueError(f"{path} is not a resclaims results file (\"complete\" is not true or false)")
+    for i, entry in enumerate(data["results"]):
+        if not isinstance(entry, dict):
+            raise ValueError(f"{path} is not a resclaims results file (results[{i}] is not an object)")
+        bad = [key for key in ("claim", "subject", "verdict") if not isinstance(entry.get(key), str)]
+        if bad:
+            raise ValueError(f"{path} is not a resclaims results file (results[{i}] has no string "
+                             f"{', '.join(bad)})")
     return data
 
 

@@ -4,13 +4,16 @@ names the keys, instead of failing inside the claim as a subject error.
 
 What a claim accepts is learnt from what its strategy draws for the subject (a few
 derandomized draws, so the answer never changes between runs) and from its explicit
-examples: keys in every one are required, keys in some are known, each key's JSON types
-are those seen (an integer is a valid float), and a key whose values are all positive
-(a size) or all non-negative (a seed) must be so too.
+examples: keys in every one are required, keys in some are known, and each key's JSON
+types are those seen (an integer is a valid float).  Values are not bounded by what the
+draws showed (a claim may accept 0.0 where its few draws were positive, and shrinking
+moves numbers toward 0), but a number must be finite: JSON's NaN and Infinity literals,
+which Python's json accepts, are refused.
 """
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, Sequence
 
 from hypothesis import HealthCheck, Phase, Verbosity, given
@@ -39,7 +42,7 @@ def example_settings(claim: Claim, subject: Subject, scale: Scale, draws: int = 
 
 def setting_problems(setting: Setting, examples: Sequence[Setting]) -> list[str]:
     """What is wrong with ``setting`` given settings the claim accepts (empty if nothing):
-    unknown keys, missing keys, wrong JSON types, and non-positive sizes."""
+    unknown keys, missing keys and wrong JSON types."""
     known = {k for e in examples for k in e}
     required = set.intersection(*(set(e) for e in examples)) if examples else set()
     problems = []
@@ -53,6 +56,26 @@ def setting_problems(setting: Setting, examples: Sequence[Setting]) -> list[str]
         if problem:
             problems.append(problem)
     return problems
+
+
+def non_finite(setting: Setting) -> str | None:
+    """The one line that refuses a setting holding a NaN or infinite number (at any
+    depth), else None: nothing a claim draws is one, and it would reach the model."""
+    bad = sorted(key for key, value in setting.items() if not _finite(value))
+    if not bad:
+        return None
+    shown = ", ".join(f"{key} ({json.dumps(setting[key])})" for key in bad)
+    return f"--setting: numbers must be finite, not NaN or Infinity: {shown}"
+
+
+def _finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, (list, tuple)):
+        return all(_finite(v) for v in value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    return True
 
 
 def describe(claim_id: str, problems: Sequence[str], examples: Sequence[Setting]) -> str:
@@ -82,10 +105,4 @@ def _value_problem(key: str, value: Any, seen: Sequence[Any]) -> str | None:
     kind = _kind(value)
     if kind not in kinds and not (kind == "an integer" and "a float" in kinds):
         return f"{key} must be {' or '.join(sorted(kinds))}, not {kind} ({json.dumps(value)})"
-    numbers = [v for v in seen if _kind(v) in ("an integer", "a float")]
-    if kind in ("an integer", "a float") and numbers:
-        if value <= 0 < min(numbers):
-            return f"{key} must be positive (got {json.dumps(value)})"
-        if value < 0 <= min(numbers):
-            return f"{key} must not be negative (got {json.dumps(value)})"
     return None
