@@ -1,6 +1,6 @@
 """asv benchmarks of the shamir2018 claims' computations: converging B-C1's Newton
-minimisation at a fixed size, projected SGD steps of the tweaked unit (B-C5), and the
-fitted T^-1/2 rate for the dashboard."""
+minimisation at a fixed size, the joint (w, V, theta) minimisation, projected SGD steps of
+the tweaked unit (B-C5), and the fitted T^-1/2 rate for the dashboard."""
 from __future__ import annotations
 
 import torch
@@ -29,6 +29,25 @@ class LocalMinimum:
 
     def time_converge(self) -> None:
         convex.newton(self.unit.flat, self.unit.join(self.unit.w0, self.unit.v0), tol=1e-9, max_steps=300)
+
+
+class JointMinimum:
+    """B-C1 jointly with theta: Adam then trust-region Newton over all 7 parameters (d = 2,
+    m = 1, one sin layer, logistic loss, n = 512), a setting that converges."""
+
+    timeout = 300
+
+    def setup(self) -> None:
+        torch.set_num_threads(1)
+        self.subject = registry.subjects()["shamir2018.reference"]
+        self.setting = {"in_dim": 2, "features": 1, "loss": "logistic", "samples": 512, "inputs": "gaussian",
+                        "seed": 1, "activation": "sin", "depth": 1}
+
+    def time_joint_minimum(self) -> None:
+        shamir2018._joint_check(self.setting, self.subject, CTX)
+
+    def track_trust_region_steps(self) -> int:
+        return shamir2018._joint_check(self.setting, self.subject, CTX)["iterations"]
 
 
 class TweakedSGD:

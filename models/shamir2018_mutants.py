@@ -75,7 +75,7 @@ SUBJECTS = [
     _variant("activation_after_sum", ActivationAfterSum, "p = w^T tanh(x + V F(x))", "mutant", ("local_minima",)),
     _variant("skip_bypasses_head", SkipBypassesHead, "p = w^T V F(x) + 1^T x", "mutant", ("local_minima",)),
     _variant("detached_branch", DetachedBranch, "the branch V F(x) detached from the graph", "mutant",
-             ("bound_everywhere",)),
+             ("bound_everywhere", "joint_minima")),
     _variant("scaled_skip", ScaledSkip, "control: p = w^T (2 x + V F(x))", "control", ()),
     _variant("halved_skip", HalvedSkip, "control: p = w^T (x/2 + V F(x))", "control", ()),
 ]

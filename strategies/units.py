@@ -46,7 +46,8 @@ def unit_data(setting: Setting) -> tuple[Tensor, Tensor]:
 
 def unit_settings(subject: Subject, losses: Sequence[str] = ("squared", "logistic", "huber"),
                   dims: Sequence[int] = tuple(range(1, 9)), samples: Sequence[int] = (32, 64, 128, 256),
-                  activations: Sequence[str] = ("tanh", "relu", "sin"), **extra: st.SearchStrategy
+                  activations: Sequence[str] = ("tanh", "relu", "sin"), depths: Sequence[int] = (1, 2, 3, 4),
+                  **extra: st.SearchStrategy
                   ) -> st.SearchStrategy[Setting]:
     """Settings {"in_dim", "features", "depth", "activation", "loss", "samples", "inputs",
     "seed", ...extra}; the feature network's keywords only where ``build`` takes them."""
@@ -54,7 +55,7 @@ def unit_settings(subject: Subject, losses: Sequence[str] = ("squared", "logisti
         "in_dim": st.sampled_from(list(dims)), "features": st.sampled_from(list(dims)),
         "loss": st.sampled_from(list(losses)), "samples": st.sampled_from(list(samples)),
         "inputs": st.sampled_from(["gaussian", "heavy-tailed"]), "seed": SEEDS, **extra}
-    for keyword, values in (("depth", (1, 2, 3, 4)), ("activation", activations)):
+    for keyword, values in (("depth", depths), ("activation", activations)):
         drawn = subject_keyword(subject, keyword, values)
         if drawn is not None:
             fields[keyword] = drawn

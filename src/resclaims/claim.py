@@ -37,6 +37,12 @@ class Discarded(Exception):
     setting is never a pass."""
 
 
+class OutsideHypotheses(Exception):
+    """Raised by a check when the subject itself, whatever the setting, is outside the
+    claim's hypotheses (a user's model too large for the claim's dense Hessians, say): the
+    result is ``skipped`` with the message as the reason, never a pass nor an error."""
+
+
 @dataclass(frozen=True)
 class Cite:
     """Where a claim comes from: authors, year, arXiv id and the theorem or section."""
