@@ -25,12 +25,14 @@ from hypothesis import settings as hsettings
 
 from resclaims import recording, registry
 from resclaims.costs import Costs, measure, phase
-from resclaims.claim import Claim, Context, Discarded, Evidence, Judgement, Setting
+from resclaims.claim import Claim, Context, Discarded, Evidence, Judgement, OutsideHypotheses, Setting
 from resclaims.family import Subject, SubjectError
 from resclaims.profiles import Profile, resolve
 
 Verdict = Literal["holds", "falsified", "skipped", "error"]
 Progress = Callable[[int, int], None]  # (settings judged, settings planned), after each judged setting
+# Evidence and judgement of one setting, as evaluate_setting gives them; an executor may serve them from elsewhere
+Evaluator = Callable[[Claim, Subject, Setting, Context], tuple[Evidence, Judgement]]
 DISCARDS_PER_EXAMPLE = 3  # a search stops after this many discarded settings per example it asks for
 
 
@@ -98,14 +100,18 @@ def evaluate_setting(claim: Claim, subject: Subject, setting: Setting, ctx: Cont
 
 def run(claim: Claim | str, subject: Subject | str | None = None, profile: Profile | str | None = None,
         device: str = "cpu", setting: Setting | None = None, shrink: bool = True,
-        progress: Progress | None = None, seed: int | None = None) -> Result:
+        progress: Progress | None = None, seed: int | None = None,
+        evaluator: Evaluator | None = None) -> Result:
     """Check ``claim`` on ``subject`` (default: the claim family's reference) and return a
     Result; subject problems become an ``error`` result, never an exception.  ``progress``
     is called with (settings judged, settings planned) after each setting the search
     judges; ``seed`` seeds the search of a profile that does not derandomize (default: a
-    fresh one, or pytest's ``--hypothesis-seed``), and is recorded in the Result."""
+    fresh one, or pytest's ``--hypothesis-seed``), and is recorded in the Result.
+    ``evaluator`` gives the search each drawn setting's evidence and judgement in place of
+    :func:`evaluate_setting` (an executor serving them from results computed elsewhere,
+    :mod:`resclaims.executors`); a replayed ``setting`` is always evaluated here."""
     with measure() as costs, exact_matmuls():
-        result = _run(claim, subject, profile, device, setting, shrink, progress, seed)
+        result = _run(claim, subject, profile, device, setting, shrink, progress, seed, evaluator)
     result.costs = costs
     result.seconds = costs.total_s
     return result
@@ -125,7 +131,8 @@ def exact_matmuls() -> Iterator[None]:
 
 
 def _run(claim: Claim | str, subject: Subject | str | None, profile: Profile | str | None,
-         device: str, setting: Setting | None, shrink: bool, progress: Progress | None, seed: int | None) -> Result:
+         device: str, setting: Setting | None, shrink: bool, progress: Progress | None, seed: int | None,
+         evaluator: Evaluator | None = None) -> Result:
     claim = registry.get(claim) if isinstance(claim, str) else claim
     prof = profile if isinstance(profile, Profile) else resolve(profile)
     name = subject.name if isinstance(subject, Subject) else (subject or "reference")
@@ -146,12 +153,14 @@ def _run(claim: Claim | str, subject: Subject | str | None, profile: Profile | s
                               summary=f"this setting cannot be judged: {why}", discarded={str(why): 1})
             return _result(claim, name, prof, setting, evidence, judgement, 1)
         seed = search_seed(prof, seed)
-        result = _search(claim, subj, prof, ctx, shrink, progress, seed)
+        result = _search(claim, subj, prof, ctx, shrink, progress, seed, evaluator or evaluate_setting)
         result.hypothesis_seed = "derandomized" if seed is None else seed
         return result
     except SubjectError as exc:
         return Result(claim.id, name, "error", claim.scope,
                       summary=str(exc), profile=prof.name)
+    except OutsideHypotheses as why:
+        return Result(claim.id, name, "skipped", claim.scope, summary=f"not applicable: {why}", profile=prof.name)
     except Exception as exc:  # a model that crashes mid-check must not end the whole run
         return Result(claim.id, name, "error", claim.scope,
                       summary=f"subject {name} raised {type(exc).__name__} during {claim.id}: {exc}",
@@ -171,7 +180,7 @@ def search_seed(prof: Profile, seed: int | None = None) -> int | None:
 
 
 def _search(claim: Claim, subject: Subject, prof: Profile, ctx: Context, shrink: bool,
-            progress: Progress | None, seed: int | None) -> Result:
+            progress: Progress | None, seed: int | None, evaluator: Evaluator = evaluate_setting) -> Result:
     closest: list[tuple[Setting, Evidence, Judgement]] = []
     count = [0]
     discarded: Counter[str] = Counter()
@@ -189,7 +198,7 @@ def _search(claim: Claim, subject: Subject, prof: Profile, ctx: Context, shrink:
             count[0] -= 1  # ``one`` counts before the call: examples are the settings judged
             raise _Exhausted()
         try:
-            evidence, judgement = evaluate_setting(claim, subject, setting, ctx)
+            evidence, judgement = evaluator(claim, subject, setting, ctx)
         except Discarded as why:
             count[0] -= 1
             discarded[str(why)] += 1
