@@ -685,7 +685,8 @@ def _unstable_check(setting: Setting, subject: Subject, ctx: Context) -> Evidenc
 
 
 def _unstable_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judgement:
-    logs = [math.log10(r) if r > 0 else -math.inf for r in ev["final_over_initial"]]
+    # a diverged run (F_T / F_0 = +inf, or NaN) reads +inf, "not trained" (the figure reads it alike)
+    logs = [draw.log_ratio(r) for r in ev["final_over_initial"]]
     j = band_verdict(logs, 0.0, math.inf, ctx, f"log10 F/F0 after {ev['steps']} steps at L = {ev['depth']}")
     verdict = f"GD at lr {LR} does not train the 1-shortcut stack at L = {ev['depth']}: " if j.holds else ""
     return j.restate(verdict + j.summary)

@@ -21,6 +21,14 @@ Result = dict[str, Any]
 DIVERGED = 1e6        # F_t / F_0 above this is off the top of a loss curve's axis
 
 
+def log_ratio(ratio: float) -> float:
+    """log10 F_T / F_0 as the judge of gd_depth1_unstable reads it: a diverged run (F_T / F_0
+    +inf or NaN) is +inf, not trained; 0 (trained perfectly) is -inf."""
+    if math.isnan(ratio) or ratio == math.inf:
+        return math.inf
+    return math.log10(ratio) if ratio > 0 else -math.inf
+
+
 def _setting(result: Result) -> str:
     """The stack of the judged setting, in a few words."""
     s = result.get("setting") or {}
@@ -36,10 +44,9 @@ def depth2_hessian_at_zero(result: Result, fig: Figure, *, spectrum_rtol: float,
     """C-T1: the eigenvalues of H(0) in increasing order on the levels +-sigma_i(A), and each
     identity's error against its float64 tolerance."""
     spectrum, errors = fig.subplots(1, 2)
-    ev = figures.evidence(spectrum, result, "sigma_A", "eigenvalues", "gradient_norm", "spectrum_error",
+    ev = figures.evidence((spectrum, errors), result, "sigma_A", "eigenvalues", "gradient_norm", "spectrum_error",
                           "cross_unit_max", "remainder_orders", "mismatch")
     if ev is None:
-        figures.unavailable(errors, "")
         return
     sigma, eig = numbers(ev["sigma_A"]), numbers(ev["eigenvalues"])
     for i, level in enumerate(sigma):
@@ -54,7 +61,7 @@ def depth2_hessian_at_zero(result: Result, fig: Figure, *, spectrum_rtol: float,
                        f"{number(ev.get('cond_A', 'nan')):.4g}", fontsize=9)
     spectrum.legend(fontsize=7, loc="upper left")
     orders = numbers(ev["remainder_orders"])
-    scale = number(sigma[0]) if sigma else 1.0
+    scale = (number(sigma[0]) if sigma else 1.0) or math.nan   # sigma_max = 0: NaN, not a ZeroDivisionError
     figures.tolerances(errors, [
         ("$\\|\\nabla R(0)\\| / \\sigma_{max}$", number(ev["gradient_norm"]) / scale, gradient_rtol),
         ("spectrum error / $\\sigma_{max}$", ev["spectrum_error"], spectrum_rtol),
@@ -71,13 +78,14 @@ def depth1_curvature_grows(result: Result, fig: Figure, *, slope_band: tuple[flo
     slope-1 line lambda_max ~ L and cond A; the per-seed slopes d log lambda_max / d log L
     against [0.9, 1.1] and log10 cond H(0) / cond A at L = 32 against >= 1."""
     growth, slopes, cond = fig.subplots(1, 3, width_ratios=[2, 1, 1])
-    ev = figures.evidence(growth, result, "depths", "slopes", "cond_decades_over_A")
+    ev = figures.evidence((growth, slopes, cond), result, "depths", "slopes", "cond_decades_over_A")
     if ev is None:
-        figures.unavailable(slopes, "")
-        figures.unavailable(cond, "")
         return
     depths = numbers(ev["depths"])
-    if "median_lambda_max" in ev:
+    if "median_lambda_max" in ev and not figures.positive(numbers(ev["median_lambda_max"]) +
+                                                          numbers(ev["median_cond_H"])):
+        figures.unavailable(growth, "no finite positive curvature to draw on log axes")
+    elif "median_lambda_max" in ev:
         tops, conds = numbers(ev["median_lambda_max"]), numbers(ev["median_cond_H"])
         growth.plot(depths, tops, "o-", color=INTERVAL, label="$\\lambda_{max}(H(0))$")
         growth.plot(depths, conds, "s-", color="tab:blue", label="cond $H(0)$")
@@ -110,12 +118,14 @@ def deep_shortcut_flat(result: Result, fig: Figure, *, zero_rtol: float, order_t
     the line ~ t^n; the exact zeros, the order and the two-sided mismatch against their
     tolerances."""
     law, errors = fig.subplots(1, 2)
-    ev = figures.evidence(law, result, "gradient_norm", "max_abs_H", "remainder_orders", "mismatch")
+    ev = figures.evidence((law, errors), result, "gradient_norm", "max_abs_H", "remainder_orders", "mismatch")
     if ev is None:
-        figures.unavailable(errors, "")
         return
     n = (result.get("setting") or {}).get("shortcut_depth", 3)
-    if "taylor_t" in ev:
+    increments = [v for row in ev.get("increment_plus", []) + ev.get("increment_minus", []) for v in row]
+    if "taylor_t" in ev and not (figures.positive(ev["taylor_t"]) and figures.positive(increments)):
+        figures.unavailable(law, "no finite positive increment to draw on log axes")
+    elif "taylor_t" in ev:
         ts = numbers(ev["taylor_t"])
         for rows, marker, sign in ((ev["increment_plus"], "o", "+"), (ev["increment_minus"], "x", "-")):
             for i, row in enumerate(rows):
@@ -177,8 +187,7 @@ def large_init_conditioning(result: Result, fig: Figure) -> None:
     if ev is None:
         return
     lo, hi = result.get("band") or (1.0, math.inf)
-    figures.median_test(ax, ev["log10_cond_growth"], lo, hi, interval_=result.get("interval"),
-                        alpha=result.get("alpha"), label="per init")
+    figures.result_median_test(ax, ev["log10_cond_growth"], lo, hi, result, label="per init")
     shallow, deep = ev["depths"]
     ax.set_xticks([0], [f"{ev['init']} init"])
     ax.set_xlim(-1, 1)
@@ -191,10 +200,8 @@ def gd_depth2_depth_free(result: Result, fig: Figure, *, target: float, step_rat
     """C-T5: median GD curves F_t / F_0 at each L down to the target, the steps each init
     needs against L, and the per-init ratio max / min over L of those steps against 2."""
     curves, steps, ratio = fig.subplots(1, 3, width_ratios=[2, 1.3, 1])
-    ev = figures.evidence(curves, result, "depths", "steps", "ratio")
+    ev = figures.evidence((curves, steps, ratio), result, "depths", "steps", "ratio")
     if ev is None:
-        figures.unavailable(steps, "")
-        figures.unavailable(ratio, "")
         return
     depths = ev["depths"]
     if "median_loss_curve" in ev:
@@ -223,9 +230,8 @@ def gd_depth3_plateau(result: Result, fig: Figure, *, plateau: float) -> None:
     """C-T5 converse: how far the median GD curve has come down, 1 - F_t / F_0, against t,
     with the plateau's edge 1 - 0.99; and the per-init F_T / F_0 against 0.99."""
     curve, final = fig.subplots(1, 2, width_ratios=[3, 2])
-    ev = figures.evidence(curve, result, "steps", "final_over_initial")
+    ev = figures.evidence((curve, final), result, "steps", "final_over_initial")
     if ev is None:
-        figures.unavailable(final, "")
         return
     if "median_loss_curve" in ev:
         figures.loss_curves(curve, [("median over inits", [1 - v for v in numbers(ev["median_loss_curve"])])],
@@ -249,9 +255,8 @@ def gd_depth1_unstable(result: Result, fig: Figure) -> None:
     median run diverged), and per dataset log10 F_T / F_0 with its median's interval
     against the band [0, inf) (GD does not train)."""
     curve, final = fig.subplots(1, 2, width_ratios=[3, 2])
-    ev = figures.evidence(curve, result, "depth", "steps", "final_over_initial")
+    ev = figures.evidence((curve, final), result, "depth", "steps", "final_over_initial")
     if ev is None:
-        figures.unavailable(final, "")
         return
     if "median_loss_curve" in ev:
         values = numbers(ev["median_loss_curve"])
@@ -266,10 +271,9 @@ def gd_depth1_unstable(result: Result, fig: Figure) -> None:
     else:
         figures.unavailable(curve, "no loss curve in this result")
     curve.set_title(f"GD at L = {ev['depth']} from a small init", fontsize=9)
-    logs = [math.log10(r) if r > 0 else -math.inf for r in numbers(ev["final_over_initial"])]
+    logs = [log_ratio(r) for r in numbers(ev["final_over_initial"])]
     lo, hi = result.get("band") or (0.0, math.inf)
-    figures.median_test(final, logs, lo, hi, interval_=result.get("interval"), alpha=result.get("alpha"),
-                        label="per dataset")
+    figures.result_median_test(final, logs, lo, hi, result, label="per dataset")
     final.set_xticks([])
     final.set_ylabel(f"$\\log_{{10}} F_T / F_0$ after T = {ev['steps']} steps")
     final.set_title("does not train", fontsize=9)

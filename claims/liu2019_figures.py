@@ -61,8 +61,11 @@ def closed_form(result: Result, fig: Figure) -> None:
         diff, error = number(ev[mc]) - number(ev[cf]), number(ev[se])
         zs.append(diff / error if error > 0 else math.copysign(math.inf, diff) if diff else 0.0)
         labels.append(f"{name}\nMC {number(ev[mc]):.5g}, closed {number(ev[cf]):.5g}")
-    figures.scores(ax, labels, zs, NormalDist().inv_cdf(1 - number(result["alpha"]) / 4),
-                   ylabel="(Monte Carlo $-$ closed form) / SE")
+    if result.get("alpha") is None:   # an older result: no false-alarm rate, so no acceptance band
+        figures.unavailable(ax, "no alpha in this result: the band |z| <= z_crit is unknown")
+    else:
+        figures.scores(ax, labels, zs, NormalDist().inv_cdf(1 - number(result["alpha"]) / 4),
+                       ylabel="(Monte Carlo $-$ closed form) / SE")
     ax.set_title(f"A-C1 closed form at the subject's filter ({_setting(result)})", fontsize=9)
 
 
@@ -90,9 +93,8 @@ def gd_from_zero(result: Result, fig: Figure, *, success: float) -> None:
     runs), and where each run ended: angle(v_T, v*) against L_T / E f*^2, the optimum at
     angle 0 and L = 0, the spurious point v = -v* at angle pi; success is L_T <= ``success``."""
     left, right = fig.subplots(1, 2)
-    ev = figures.evidence(left, result, "curves", "relative_loss", "cosine")
+    ev = figures.evidence((left, right), result, "curves", "relative_loss", "cosine")
     if ev is None:
-        figures.unavailable(right, "")
         return
     _curves(left, ev["curves"])
     figures.band(left, -math.inf, success, label=f"success $L \\leq$ {success:g} $\\mathbb{{E}} f^{{*2}}$")
@@ -120,9 +122,9 @@ def two_stage(result: Result, fig: Figure, *, stage_one_steps: int, stage_one_w:
     (t_I, ||w_(t_I)|| / ||s||) inside the region t_I <= ``stage_one_steps``, ||w|| <=
     ``stage_one_w`` ||s||; Stage II's linearity (R^2 of log L_t, second half) in the title."""
     left, right = fig.subplots(1, 2)
-    ev = figures.evidence(left, result, "curves", "aligned_at", "w_norm_at_alignment", "shortcut_norm", "r_squared")
+    ev = figures.evidence((left, right), result, "curves", "aligned_at", "w_norm_at_alignment", "shortcut_norm",
+                          "r_squared")
     if ev is None:
-        figures.unavailable(right, "")
         return
     t_one = numbers(ev["aligned_at"])
     aligned = [t for t in t_one if t >= 0]
@@ -135,7 +137,8 @@ def two_stage(result: Result, fig: Figure, *, stage_one_steps: int, stage_one_w:
     left.set_title(f"A-C6 two stages ({_setting(result)}); Stage II $R^2 \\geq$ "
                    f"{min(r2) if r2 else math.nan:.4f} (claim $\\geq$ {linear_r2})", fontsize=9)
     left.legend(fontsize=7, loc="lower left")
-    ratios = [w / number(ev["shortcut_norm"]) for w in numbers(ev["w_norm_at_alignment"])]
+    shortcut = number(ev["shortcut_norm"])
+    ratios = [w / shortcut if shortcut else math.nan for w in numbers(ev["w_norm_at_alignment"])]
     ok = [0 <= t <= stage_one_steps and r <= stage_one_w for t, r in zip(t_one, ratios)]
     shown_t = [t if t >= 0 else 2 * stage_one_steps for t in t_one]
     shown_r = [r if math.isfinite(r) else 2 * stage_one_w for r in ratios]
@@ -190,9 +193,8 @@ def finite_sample(result: Result, fig: Figure, *, loss_tol: float, teacher_tol: 
     """A-C8: GD on the empirical loss of n samples, its curve L_t / (mean f*^2 / 2) against
     the tolerance, and the final distances to the teacher."""
     left, right = fig.subplots(1, 2)
-    ev = figures.evidence(left, result, "curves", "relative_loss", "filter_error", "a_error")
+    ev = figures.evidence((left, right), result, "curves", "relative_loss", "filter_error", "a_error")
     if ev is None:
-        figures.unavailable(right, "")
         return
     _curves(left, ev["curves"], runs=False)
     figures.band(left, -math.inf, loss_tol, label=f"claim: $\\hat L_T \\leq$ {loss_tol:g}")
@@ -211,9 +213,8 @@ def reference_trajectory(result: Result, fig: Figure, *, golden_angle: Sequence[
     """Reference conformance: angle(v_t, v*) and ||a_t - a*|| / ||a*|| of the pinned run
     against their golden values, and the relative errors against ``rtol``."""
     left, right = fig.subplots(1, 2)
-    ev = figures.evidence(left, result, "times", "angle", "a_error")
+    ev = figures.evidence((left, right), result, "times", "angle", "a_error")
     if ev is None:
-        figures.unavailable(right, "")
         return
     times = numbers(ev["times"])
     rows = []

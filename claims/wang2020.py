@@ -638,7 +638,7 @@ barrier_width = Claim(
     requires={"form": BARRIER_FORMS},
     shares="wang2020.landscape",
     cost="expensive",
-    figure=functools.partial(draw.barrier_width, eta=ETA),
+    figure=functools.partial(draw.barrier_width, eta=ETA, coverage=COVERAGE),
 )
 
 

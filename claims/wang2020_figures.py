@@ -54,8 +54,13 @@ def kernel_sandwich(result: Result, fig: Figure, *, roundoff: float) -> None:
     if ev is None:
         return
     scale = number(ev["sigma"]) + number(ev["mid_sq"])
+    scale = scale if scale else math.nan   # a zero scale measures nothing
     upper = number(ev["upper"])
     lower, inner = (number(ev["lower"]) - upper) / scale, (number(ev["inner"]) - upper) / scale
+    if not (math.isfinite(lower) and math.isfinite(inner)):
+        figures.unavailable(ax, f"nothing to place: lower {number(ev['lower']):.6g}, $[w_1, w_2]_Z$ "
+                                f"{number(ev['inner']):.6g}, upper {upper:.6g}, scale {scale:.3g}")
+        return
     ax.scatter([0], [inner], s=60, zorder=3, label="$[w_1, w_2]_Z$",
                color=INTERVAL if lower - roundoff <= inner <= roundoff else FAIL)
     ax.set_ylim(min(lower, inner) - 0.2 * abs(lower) - roundoff, max(inner, 0) + 0.2 * abs(lower) + roundoff)
@@ -77,11 +82,11 @@ def arccos_oracle(result: Result, fig: Figure) -> None:
     k(alpha) (its error bar z_crit SE / E Z^2), and the z-score of the mean of Z1 Z2 -
     k (Z1^2 + Z2^2)/2 inside |z| <= z_(alpha/2)."""
     left, right = fig.subplots(1, 2)
-    ev = figures.evidence(left, result, "mean", "se", "energy", "kernel")
+    ev = figures.evidence((left, right), result, "mean", "se", "energy", "kernel")
     if ev is None:
-        figures.unavailable(right, "")
         return
-    critical = NormalDist().inv_cdf(1 - number(result["alpha"]) / 2)
+    alpha_ = result.get("alpha")   # an older result may have none: no z_crit, no acceptance band
+    critical = NormalDist().inv_cdf(1 - number(alpha_) / 2) if alpha_ is not None else None
     alpha = number((result.get("setting") or {}).get("alpha", math.nan))
     grid = [i * math.pi / 200 for i in range(101)]
     left.plot(grid, [_relu_kernel(a) for a in grid], color=BAND, label="$k(\\alpha) = (\\sin\\alpha + "
@@ -89,16 +94,21 @@ def arccos_oracle(result: Result, fig: Figure) -> None:
     energy, se = number(ev["energy"]), number(ev["se"])
     ratio = number(ev["kernel"]) / energy if energy > 0 else math.nan
     z = number(ev["mean"]) / se if se > 0 else (0.0 if number(ev["mean"]) == 0 else math.inf)
-    left.errorbar([alpha], [ratio], yerr=[critical * se / energy if energy > 0 else 0], fmt="o", capsize=4,
-                  color=INTERVAL if abs(z) <= critical else FAIL,
-                  label="measured $\\mathbb{E}[Z_1 Z_2] / \\mathbb{E} Z^2$ ($\\pm z_{crit}$ SE)")
+    arm = critical * se / energy if critical is not None and energy > 0 else 0.0
+    left.errorbar([alpha], [ratio], yerr=[arm if math.isfinite(arm) and arm > 0 else 0.0], fmt="o", capsize=4,
+                  color=INTERVAL if critical is None or abs(z) <= critical else FAIL,
+                  label="measured $\\mathbb{E}[Z_1 Z_2] / \\mathbb{E} Z^2$" +
+                        (" ($\\pm z_{crit}$ SE)" if critical is not None else ""))
     left.set_xlabel("angle $\\alpha$ between $w_1, w_2$ (rad)")
     left.set_ylabel("$\\mathbb{E}[Z_1 Z_2] / \\mathbb{E} Z^2$")
     left.set_title(f"E-P1 the ReLU kernel on Gaussian x ({_setting(result)})", fontsize=9)
     left.legend(fontsize=7, loc="best")
+    if critical is None:
+        figures.unavailable(right, "no alpha in this result: the band |z| <= z_crit is unknown")
+        return
     figures.scores(right, [f"$Z_1 Z_2 - k(\\alpha)(Z_1^2 + Z_2^2)/2$\n{ev.get('samples', '?')} samples"], [z],
                    critical, ylabel="mean / SE")
-    right.set_title(f"two-sided z-test, false-alarm rate {number(result['alpha']):.2g}", fontsize=9)
+    right.set_title(f"two-sided z-test, false-alarm rate {number(alpha_):.2g}", fontsize=9)
 
 
 def merge_inequality(result: Result, fig: Figure) -> None:
@@ -126,13 +136,12 @@ def exact_legs(result: Result, fig: Figure, *, roundoff: float, gradient_tol: fl
     left, right = fig.subplots(1, 2)
     keys = ("unused", "homogeneity", "permutation", "per_sample", "quadratic_error", "line_scale", "line_excess",
             "curvature", "gradient_error")
-    ev = figures.evidence(right, result, *keys)
+    ev = figures.evidence((right, left), result, *keys)
     if ev is None:
-        figures.unavailable(left, "")
         return
     _readout_line(left, ev)
     left.set_title(f"E-P3 leg 1: F along a line of readouts ({_setting(result)})", fontsize=9)
-    scale = number(ev["line_scale"])
+    scale = number(ev["line_scale"]) or math.nan   # NaN errors, not a ZeroDivisionError, at a zero scale
     figures.tolerances(right, [
         ("unit with $a_j = 0$ moved", ev["unused"], roundoff),
         ("$(c w_j, c u_j, a_j / c)$", ev["homogeneity"], roundoff),
@@ -168,9 +177,8 @@ def relabelled_copy(result: Result, fig: Figure, *, roundoff: float) -> None:
     """E-P6 iii: F along the straight path from theta to its relabelled copy, raw and after
     aligning the units (which must be flat), and the errors against ``roundoff`` (1 + |F|)."""
     left, right = fig.subplots(1, 2)
-    ev = figures.evidence(right, result, "losses", "raw", "aligned")
+    ev = figures.evidence((right, left), result, "losses", "raw", "aligned")
     if ev is None:
-        figures.unavailable(left, "")
         return
     losses = numbers(ev["losses"])
     scale = abs(losses[0]) + 1.0
@@ -196,19 +204,24 @@ def _jitter(i: int, count: int) -> float:
     return 1 + 0.12 * ((i + 0.5) / count - 0.5)
 
 
-def barrier_width(result: Result, fig: Figure, *, eta: float) -> None:
+def barrier_width(result: Result, fig: Figure, *, eta: float, coverage: float) -> None:
     """E-P5: the aligned straight-path barriers B of the pairs of minima kept at each width m
     (clamped at the floor), their medians, the pooled least-squares line of log B on log m
     and the theory's exponent -(1 - eta)/n through the same centre; beside it the slope's
     bootstrap interval against the claim's band (-inf, 0)."""
     left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 1]})
-    ev = figures.evidence(left, result, "widths", "floor", "n")
+    ev = figures.evidence((left, right), result, "widths", "floor", "n")
     if ev is None:
-        figures.unavailable(right, "")
         return
     widths = [number(row["width"]) for row in ev["widths"]]
     floor = number(ev["floor"])
     recorded = "accepted" in ev   # the pairs whose ends are minima; an older result has every pair
+    shown = [b for row in ev["widths"] for key in ("aligned", *ESTIMATORS) for b in row.get(key) or []]
+    shown += [b for row in ev["accepted"] for b in row] if recorded else []
+    if not figures.positive(widths) or not figures.positive(shown + [floor]):
+        figures.unavailable(left, "no finite positive width and barrier to draw on log axes")
+        _slope_interval(right, result, -(1 - eta) / number(ev["n"]), coverage)
+        return
     kept = ev["accepted"] if recorded else [[max(number(b), floor) for b in row["aligned"]] for row in ev["widths"]]
     for m, values in zip(widths, kept):
         values = numbers(values)
@@ -223,7 +236,8 @@ def barrier_width(result: Result, fig: Figure, *, eta: float) -> None:
             left.plot(widths, [max(v, floor) for v in medians], label=f"median, {name}", ls=":", color=color,
                       marker=marker)
     left.axhline(floor, color="grey", ls="--", lw=1, label=f"floor $\\tau$ = {floor:.2g}")
-    logs = [(math.log(m), math.log(number(b))) for m, values in zip(widths, kept) for b in values]
+    logs = [(math.log(m), math.log(number(b))) for m, values in zip(widths, kept) for b in values
+            if 0 < m < math.inf and 0 < number(b) < math.inf]   # a log has no place for b <= 0
     if len({x for x, _ in logs}) > 1:
         fitted = slope([x for x, _ in logs], [y for _, y in logs])
         cx, cy = statistics.fmean(x for x, _ in logs), statistics.fmean(y for _, y in logs)
@@ -240,11 +254,11 @@ def barrier_width(result: Result, fig: Figure, *, eta: float) -> None:
     left.set_ylabel("barrier $B$ between minima")
     left.set_title(f"E-P5 barriers fall with width ({_setting(result)})", fontsize=9)
     left.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=3)
-    _slope_interval(right, result, -(1 - eta) / number(ev["n"]))
+    _slope_interval(right, result, -(1 - eta) / number(ev["n"]), coverage)
 
 
-def _slope_interval(ax: Axes, result: Result, theory: float) -> None:
-    """The slope's confidence interval (result ``interval``) against the claim's band."""
+def _slope_interval(ax: Axes, result: Result, theory: float, coverage: float) -> None:
+    """The slope's ``coverage`` bootstrap interval (result ``interval``) against the claim's band."""
     if not result.get("interval") or not result.get("band"):
         figures.unavailable(ax, "no slope interval: every pair at the floor (nothing to fall), or an older result")
         return
@@ -254,7 +268,7 @@ def _slope_interval(ax: Axes, result: Result, theory: float) -> None:
     ax.set_ylim(min(lo, theory, -0.1) - 0.2, max(hi, 0.1) + 0.2)
     ax.set_xlim(-1, 1)
     figures.band(ax, band[0], band[1], label="claim: upper end < 0")
-    figures.interval(ax, 0, lo, hi, label="95% bootstrap CI", inside=hi < band[1])
+    figures.interval(ax, 0, lo, hi, label=f"{coverage:.0%} bootstrap CI", inside=hi < band[1])
     ax.set_xticks([])
     ax.set_ylabel("slope of $\\log B$ on $\\log m$")
     ax.set_title("the slope's interval", fontsize=9)
@@ -294,9 +308,8 @@ def estimators(result: Result, fig: Figure, *, swap_high: float, swap_low: float
     none), and the barriers between a teacher and its swapped copy / E[y^2] at m = 2 (the
     best of Bezier and NEB at least ``swap_high``) and m = 8 (at most ``swap_low``)."""
     left, right = fig.subplots(1, 2)
-    ev = figures.evidence(left, result, "linear_nets", "swap")
+    ev = figures.evidence((left, right), result, "linear_nets", "swap")
     if ev is None:
-        figures.unavailable(right, "")
         return
     lin, swap = ev["linear_nets"], ev["swap"]
     figures.tolerances(left, [(f"NEB barrier, pair {i + 1}", b, lin["floor"]) for i, b in enumerate(lin["barriers"])],
@@ -308,7 +321,7 @@ def estimators(result: Result, fig: Figure, *, swap_high: float, swap_low: float
 def _swapped(ax: Axes, swap: dict[str, Any], swap_high: float, swap_low: float) -> None:
     """Grouped bars: barrier / E[y^2] of each estimator at m = 2 and m = 8, with the
     threshold the best of Bezier and NEB must meet at each."""
-    energy = number(swap["mean_square"])
+    energy = number(swap["mean_square"]) or math.nan   # NaN ratios, not a ZeroDivisionError, at zero
     for j, (estimator, (color, name)) in enumerate(ESTIMATORS.items()):
         heights = [max(number(swap[m][estimator]) / energy, 1e-6) for m in ("2", "8")]
         ax.bar([g + 0.25 * (j - 1) for g in (0, 1)], heights, width=0.25, label=name, color=color)
@@ -330,16 +343,21 @@ def skip_vs_plain(result: Result, fig: Figure) -> None:
     bound u of the mean log ratio (the claim: u < 0, the line below the diagonal); beside
     it the medians per width."""
     left, right = fig.subplots(1, 2)
-    ev = figures.evidence(left, result, "widths", "floor")
+    ev = figures.evidence((left, right), result, "widths", "floor")
     if ev is None:
-        figures.unavailable(right, "")
         return
     floor = number(ev["floor"])
     everything = []
     for k, row in enumerate(ev["widths"]):
         skip, plain = ([max(number(b), floor) for b in row[key]] for key in ("skip", "plain"))
-        everything += skip + plain
-        left.scatter(plain, skip, s=8, alpha=0.6, color=WIDTHS[k % len(WIDTHS)], label=f"m = {row['width']}")
+        pairs = [(p, q) for p, q in zip(plain, skip) if 0 < p < math.inf and 0 < q < math.inf]   # log axes
+        everything += [v for pair in pairs for v in pair]
+        left.scatter([p for p, _ in pairs], [q for _, q in pairs], s=8, alpha=0.6, color=WIDTHS[k % len(WIDTHS)],
+                     label=f"m = {row['width']}")
+    if not everything:
+        figures.unavailable(left, "no pair with finite positive barriers to draw on log axes")
+        _medians_by_width(right, ev["widths"], floor)
+        return
     ends = [min(everything), max(everything)]
     left.plot(ends, ends, color="grey", ls="--", lw=1, label="$B_{skip} = B_{plain}$")
     interval = result.get("interval")
@@ -358,6 +376,11 @@ def skip_vs_plain(result: Result, fig: Figure) -> None:
 
 def _medians_by_width(ax: Axes, rows: Sequence[dict[str, Any]], floor: float) -> None:
     widths = [number(row["width"]) for row in rows]
+    medians = [max(statistics.median(numbers(row[key])), floor) for row in rows for key in ("skip", "plain")
+               if row[key]]
+    if not figures.positive(widths) or not figures.positive(medians + [floor]):
+        figures.unavailable(ax, "no finite positive median to draw on log axes")
+        return
     for key, color in (("skip", INTERVAL), ("plain", FAIL)):
         ax.plot(widths, [max(statistics.median(numbers(row[key])), floor) for row in rows], marker="o", color=color,
                 label=f"median $B_{{{key}}}$")

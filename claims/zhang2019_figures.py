@@ -31,6 +31,12 @@ def _setting(result: Result) -> str:
 
 
 
+def _arm(length: float) -> float:
+    """An error bar's arm: never negative (matplotlib refuses one), 0 where not finite (an
+    infinite median or quantile)."""
+    return max(0.0, length) if math.isfinite(length) else 0.0
+
+
 def forward_stable(result: Result, fig: Figure) -> None:
     """D-T1: r_l against the block l, the median over seeds and the range over seeds and
     inputs, inside the band [0.5, 2 e^{c^2}] the claim allows."""
@@ -41,12 +47,15 @@ def forward_stable(result: Result, fig: Figure) -> None:
     median = numbers(ev["r_median_by_layer"])
     low, high = numbers(ev.get("r_min_by_layer", median)), numbers(ev.get("r_max_by_layer", median))
     blocks = range(len(median))
+    seen = figures.positive(low + high + median)
+    if not seen:   # nothing a log axis can show (a NaN or infinite measurement)
+        figures.unavailable(ax, "no finite positive $r_l$ to draw on a log axis")
+        return
     ax.fill_between(blocks, low, high, color="grey", alpha=0.35, label="range over seeds and inputs")
     ax.plot(blocks, median, color=INTERVAL, lw=1.4, label="median $r_l$")
     figures.log_scale(ax)
     lower, upper = number(ev["lower"]), number(ev["upper"])
-    seen = [v for v in low + high if 0 < v < math.inf]
-    ax.set_ylim(min(seen + [lower]) / 1.5, max(seen + [upper]) * 1.5)
+    ax.set_ylim(min(seen + figures.positive([lower])) / 1.5, max(seen + figures.positive([upper])) * 1.5)
     figures.band(ax, lower, upper, label=f"claim's band [{lower:g}, $2e^{{c^2}}$ = {upper:.3g}]")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("block $l$")
@@ -80,15 +89,29 @@ def forward_converse(result: Result, fig: Figure) -> None:
     predicted growth L^{2c}; the per-seed slopes d log log r_L / d log L with their median's
     interval against the band [2c - 0.2, 2c + 0.15]."""
     left, right = fig.subplots(1, 2)
-    ev = figures.evidence(left, result, "depths", "median_log_r", "slopes", "band", "predicted")
+    ev = figures.evidence((left, right), result, "depths", "median_log_r", "slopes", "band", "predicted")
     if ev is None:
-        figures.unavailable(right, "")
         return
     depths, median = numbers(ev["depths"]), numbers(ev["median_log_r"])
+    if figures.positive(median) and figures.positive(depths):
+        _growth(left, ev, depths, median)
+    else:   # nothing log-log axes can show (a NaN or infinite measurement)
+        figures.unavailable(left, "no finite positive $\\log r_L$ to draw on log axes")
+    figures.result_median_test(right, ev["slopes"], *ev["band"], result)
+    right.set_xticks([])
+    right.set_ylabel("$d \\log \\log r_L / d \\log L$")
+    right.set_title("per-seed exponent", fontsize=9)
+    right.legend(fontsize=7, loc="best")
+    figures.title(fig, f"converse: $\\tau = L^{{-1/2 + c}}$, c = {(result.get('setting') or {}).get('c', '?')}, "
+                        f"makes $r_L$ unbounded", _setting(result))
+
+
+def _growth(left: Any, ev: dict[str, Any], depths: list[float], median: list[float]) -> None:
+    """forward_converse's left panel: the median log r_L against L with the predicted L^{2c}."""
     if "q10_log_r" in ev and "q90_log_r" in ev:
         low, high = numbers(ev["q10_log_r"]), numbers(ev["q90_log_r"])
-        left.errorbar(depths, median, yerr=[[m - lo for m, lo in zip(median, low)],
-                                            [hi - m for m, hi in zip(median, high)]],
+        left.errorbar(depths, median, yerr=[[_arm(m - lo) for m, lo in zip(median, low)],
+                                            [_arm(hi - m) for m, hi in zip(median, high)]],
                       fmt="o-", color=INTERVAL, capsize=3, label="median, 10-90% over seeds")
     else:
         left.plot(depths, median, "o-", color=INTERVAL, label="median over seeds")
@@ -101,13 +124,6 @@ def forward_converse(result: Result, fig: Figure) -> None:
     left.set_ylabel("$\\log r_L$")
     left.set_title("growth of the forward pass", fontsize=9)
     left.legend(fontsize=7, loc="upper left")
-    figures.median_test(right, ev["slopes"], *ev["band"], interval_=result.get("interval"), alpha=result.get("alpha"))
-    right.set_xticks([])
-    right.set_ylabel("$d \\log \\log r_L / d \\log L$")
-    right.set_title("per-seed exponent", fontsize=9)
-    right.legend(fontsize=7, loc="best")
-    figures.title(fig, f"converse: $\\tau = L^{{-1/2 + c}}$, c = {(result.get('setting') or {}).get('c', '?')}, "
-                        f"makes $r_L$ unbounded", _setting(result))
 
 
 def forward_constant(result: Result, fig: Figure) -> None:
@@ -117,7 +133,7 @@ def forward_constant(result: Result, fig: Figure) -> None:
     ev = figures.evidence(ax, result, "kappa", "band")
     if ev is None:
         return
-    figures.median_test(ax, ev["kappa"], *ev["band"], interval_=result.get("interval"), alpha=result.get("alpha"))
+    figures.result_median_test(ax, ev["kappa"], *ev["band"], result)
     s = result.get("setting") or {}
     ax.set_xticks([0], [f"L = {s.get('depth', '?')}, c = {s.get('c', '?')}"])
     ax.set_xlim(-1, 1)
@@ -132,10 +148,9 @@ def gradient_scale(result: Result, fig: Figure) -> None:
     (median over seeds, one line per L); the per-seed saturation G(4L)/G(L) against
     its band; the per-seed depth profile (max / min over quarters) against its bound."""
     curve, sat, spread = fig.subplots(1, 3, width_ratios=[2, 1, 1])
-    ev = figures.evidence(curve, result, "depths", "saturation", "band", "depth_profile", "profile_bound")
+    ev = figures.evidence((curve, sat, spread), result, "depths", "saturation", "band", "depth_profile",
+                          "profile_bound")
     if ev is None:
-        figures.unavailable(sat, "")
-        figures.unavailable(spread, "")
         return
     if "block_scale_median" in ev:
         for depth, scales in zip(ev["depths"], ev["block_scale_median"]):
@@ -169,9 +184,8 @@ def gd_depth_free(result: Result, fig: Figure) -> None:
     """D-T5: median training curves F_t / F_0 of full-batch GD at each depth, and the
     per-seed ratio of the log-loss rates rate(L_max) / rate(L_min) against its band."""
     curves, ratio = fig.subplots(1, 2, width_ratios=[3, 2])
-    ev = figures.evidence(curves, result, "depths", "rate_ratio", "band")
+    ev = figures.evidence((curves, ratio), result, "depths", "rate_ratio", "band")
     if ev is None:
-        figures.unavailable(ratio, "")
         return
     depths = ev["depths"]
     if "median_loss_curve" in ev:
@@ -184,8 +198,7 @@ def gd_depth_free(result: Result, fig: Figure) -> None:
         figures.unavailable(curves, "no loss curves in this result")
     curves.set_title(f"GD at one step size $\\eta$ = {number(ev.get('lr', 'nan')):.3g} for every L", fontsize=9)
     figures.log_scale(ratio)
-    figures.median_test(ratio, ev["rate_ratio"], *ev["band"], interval_=result.get("interval"),
-                        alpha=result.get("alpha"))
+    figures.result_median_test(ratio, ev["rate_ratio"], *ev["band"], result)
     ratio.set_xticks([])
     ratio.set_ylabel(f"rate(L = {depths[-1]}) / rate(L = {depths[0]})")
     ratio.set_title("depth-free rate", fontsize=9)
@@ -197,9 +210,8 @@ def trains_without_norm(result: Result, fig: Figure) -> None:
     """D-T6: median training curves F_t / F_0 at depth L and at L = 4, and the per-seed
     log(F_0/F_T) at L over the L = 4 median against the band [0.5, inf)."""
     curves, ratio = fig.subplots(1, 2, width_ratios=[3, 2])
-    ev = figures.evidence(curves, result, "depth", "shallow_depth", "relative", "band")
+    ev = figures.evidence((curves, ratio), result, "depth", "shallow_depth", "relative", "band")
     if ev is None:
-        figures.unavailable(ratio, "")
         return
     if "median_loss_curve" in ev:
         figures.loss_curves(curves, list(zip((f"L = {ev['depth']}", f"L = {ev['shallow_depth']}"),
@@ -209,8 +221,7 @@ def trains_without_norm(result: Result, fig: Figure) -> None:
     else:
         figures.unavailable(curves, "no loss curves in this result")
     curves.set_title("full-batch GD, no normalization", fontsize=9)
-    figures.median_test(ratio, ev["relative"], *ev["band"], interval_=result.get("interval"),
-                        alpha=result.get("alpha"))
+    figures.result_median_test(ratio, ev["relative"], *ev["band"], result)
     ratio.set_xticks([])
     ratio.set_ylabel(f"$\\log(F_0/F_T)$ at L = {ev['depth']} / median at L = {ev['shallow_depth']}")
     ratio.set_title("deep against shallow", fontsize=9)

@@ -31,6 +31,12 @@ def numbers(values: Sequence[Any]) -> list[float]:
     return [float(v) for v in values]
 
 
+def positive(values: Sequence[Any]) -> list[float]:
+    """The finite positive entries of ``values``: what a log axis can show (a panel with
+    none says so with :func:`unavailable` rather than fail to draw its ticks)."""
+    return [v for v in numbers(values) if 0 < v < math.inf]
+
+
 def band(ax: Axes, lo: float, hi: float, axis: str = "y", label: str = "claim's band") -> None:
     """Shade the band [lo, hi] the claim allows, along ``axis`` ('y' or 'x'); an infinite
     end runs to the edge of the axis."""
@@ -74,7 +80,7 @@ def margins(ax: Axes, result: dict[str, Any]) -> None:
         unavailable(ax, "no setting was judged")
         return
     finite = [v for v in values if math.isfinite(v)]
-    top = max([abs(v) for v in finite] + [1.0]) * 1.1
+    top = (max((abs(v) for v in finite), default=0.0) or 1.0) * 1.1   # a near miss of 1e-3 stays visible
     xs = list(range(1, len(values) + 1))
     shown = [min(max(v, -top), top) if not math.isnan(v) else -top for v in values]
     colors = [FAIL if (math.isnan(v) or v < 0) else INTERVAL for v in values]
@@ -93,17 +99,21 @@ def unavailable(ax: Axes, why: str) -> None:
     ax.set_yticks([])
 
 
-def evidence(ax: Axes, result: dict[str, Any], *keys: str) -> dict[str, Any] | None:
+def evidence(axes: Axes | Sequence[Axes], result: dict[str, Any], *keys: str) -> dict[str, Any] | None:
     """The result's evidence when it holds every key in ``keys``; else None, after saying on
-    ``ax`` what is missing (an error or a skipped result carries no evidence; an older
-    result may lack a figure's keys)."""
+    ``axes`` (one axis, or the first of a sequence, the others left blank) what is missing
+    (an error or a skipped result carries no evidence; an older result may lack a figure's
+    keys)."""
+    panels = [axes] if isinstance(axes, Axes) else list(axes)
     ev = result.get("evidence") or {}
     missing = [key for key in keys if key not in ev]
     if not missing:
         return ev
     why = (f"no evidence ({result.get('verdict', 'no')} result)" if not ev else
            f"the evidence lacks {', '.join(missing)}")
-    unavailable(ax, f"nothing to draw: {why}")
+    unavailable(panels[0], f"nothing to draw: {why}")
+    for other in panels[1:]:
+        unavailable(other, "")
     return None
 
 
@@ -193,6 +203,13 @@ def median_test(ax: Axes, values: Sequence[Any], lo: Any, hi: Any, interval_: Se
         interval(ax, x, ci[0], ci[1], label="median's interval", inside=not (ci[1] < lo or ci[0] > hi))
 
 
+def result_median_test(ax: Axes, values: Sequence[Any], lo: Any, hi: Any, result: dict[str, Any],
+                       **kwargs: Any) -> None:
+    """:func:`median_test` at the result's own ``interval`` and ``alpha`` (either may be
+    absent from an older result: then the interval is recomputed, or left out)."""
+    median_test(ax, values, lo, hi, interval_=result.get("interval"), alpha=result.get("alpha"), **kwargs)
+
+
 def _median_interval(values: Sequence[Any], alpha: Any) -> list[float] | None:
     """[lo, hi] of :func:`resclaims.stats.median_interval` at ``alpha``; None without an
     alpha or with too few values to reach its coverage."""
@@ -208,9 +225,15 @@ def _median_interval(values: Sequence[Any], alpha: Any) -> list[float] | None:
 def power_law(ax: Axes, x0: float, y0: float, exponent: float, xs: Sequence[float], label: str,
               **style: Any) -> None:
     """The line y = y0 (x / x0)^exponent over the range of ``xs`` (straight on log-log axes):
-    a rate the theory predicts, anchored at a measured point (x0, y0)."""
+    a rate the theory predicts, anchored at a measured point (x0, y0).  Only the finite
+    positive ``xs`` count; nothing is drawn without one, or unless x0, y0 are finite and
+    positive (a diverged or empty measurement anchors no line)."""
+    xs = [x for x in numbers(xs) if math.isfinite(x) and x > 0]
+    x0, y0, exponent = number(x0), number(y0), number(exponent)
+    if not xs or not (math.isfinite(x0) and x0 > 0 and math.isfinite(y0) and y0 > 0 and math.isfinite(exponent)):
+        return
     a, b = min(xs), max(xs)
-    grid = [a * (b / a) ** (i / 20) for i in range(21)] if a > 0 else [a + (b - a) * i / 20 for i in range(21)]
+    grid = [a * (b / a) ** (i / 20) for i in range(21)]
     ax.plot(grid, [y0 * (g / x0) ** exponent for g in grid], **{"color": BAND, "ls": "--", "lw": 1.2, **style},
             label=label)
 
@@ -245,13 +268,20 @@ def under_bound(ax: Axes, xs: Sequence[Any], values: Sequence[Any], bounds: Sequ
     """Values v_i against upper bounds b_i at x_i on log-log axes: the bound a dashed line
     over the shaded region it allows, each v_i a point, filled when positive and hollow at
     |v_i| when negative (a log axis has no room for it), red where v_i > b_i; a zero or
-    NaN v_i sits at the bottom edge."""
-    xs, values, bounds = numbers(xs), numbers(values), numbers(bounds)
+    NaN v_i sits at the bottom edge.  A point whose x_i is not finite and positive is left
+    out (a log axis has no place for it), and so is the bound's line where b_i is not; with
+    nothing left the panel says so."""
+    kept = [(x, v, b) for x, v, b in zip(numbers(xs), numbers(values), numbers(bounds)) if math.isfinite(x) and x > 0]
+    if not kept:
+        unavailable(ax, "nothing to draw on log axes: no finite positive abscissa")
+        return
+    xs, values, judged = [x for x, _, _ in kept], [v for _, v, _ in kept], [b for _, _, b in kept]
+    bounds = [b if math.isfinite(b) and b > 0 else math.nan for b in judged]   # the line: log-drawable ends only
     sizes = [abs(v) for v in values + bounds if math.isfinite(v) and v != 0]
     floor = min(sizes or [1.0]) / 3
     ax.plot(xs, bounds, color=BAND, ls="--", marker="_", label=bound_label)
     for negative, text in ((False, label), (True, f"{label} < 0 (its absolute value)")):
-        mine = [(x, v, b) for x, v, b in zip(xs, values, bounds) if (v < 0) == negative]
+        mine = [(x, v, b) for x, v, b in zip(xs, values, judged) if (v < 0) == negative]
         colors = [INTERVAL if v <= b else FAIL for _, v, b in mine]
         if mine:
             ax.scatter([x for x, _, _ in mine], [max(abs(v), floor) if math.isfinite(v) else floor for _, v, _ in mine],

@@ -101,7 +101,8 @@ def draw(claim_id: str, points: Sequence[dict], fig: Figure) -> None:
     """The margin of ``claim_id`` against commit (ordered by date, ticks = short hashes):
     a step line per machine (a colour each when several) that moves at the commit whose
     margin changed, the claim's boundary (margin 0) dashed, falsified commits in red and
-    infinite margins as triangles at the top or bottom edge."""
+    infinite margins as triangles at the top or bottom edge.  ``points`` are as :func:`load`
+    returns them; ``machine`` is optional (points without it are one machine's)."""
     ax = fig.add_subplot()
     ax.set_title(f"{claim_id}: margin over commits", fontsize=9)
     ax.set_xlabel("commit (by date)")
@@ -115,10 +116,10 @@ def draw(claim_id: str, points: Sequence[dict], fig: Figure) -> None:
     low, high = min(finite + [0.0]), max(finite + [0.0])
     pad = 0.08 * (high - low) or 1.0
     edge = {math.inf: high + pad, -math.inf: low - pad}
-    machines = list(dict.fromkeys(p["machine"] for p in points))
+    machines = list(dict.fromkeys(p.get("machine", "") for p in points))
     one = len(machines) == 1
     for machine in machines:
-        series = [p for p in ordered if p["machine"] == machine]
+        series = [p for p in ordered if p.get("machine", "") == machine]
         xs = [commits.index(p["commit"]) for p in series]
         ys = [edge.get(p["margin"], p["margin"]) for p in series]
         (line,) = ax.step(xs, ys, where="post", color=INTERVAL if one else None, lw=1.2,

@@ -87,7 +87,8 @@ def write_report(payloads: Sequence[dict], out_dir: Path, history: Mapping[str, 
     """Write ``out_dir/index.html`` (creating ``out_dir``) for the results files
     ``payloads`` (each ``{"results": [...], "environment": {...}, "complete": bool}``, as
     ``check --json`` writes it) and, when given, ``history`` (claim id -> points
-    ``{"commit", "date" (ms), "margin", "unit"}``); returns the page's path."""
+    ``{"commit", "date" (ms), "margin", "unit"}`` and optionally ``"machine"``, one line per
+    machine, as :func:`resclaims.history.load` gives them); returns the page's path."""
     catalog = registry.claims()
     results = [r for p in payloads for r in p.get("results", [])]
     parts = [_header(payloads, results), _contents(results, history)]
@@ -129,7 +130,8 @@ def _header(payloads: Sequence[dict], results: Sequence[Result]) -> str:
     for i, payload in enumerate(payloads, 1):
         env = payload.get("environment") or {}
         keys = [k for k in ENVIRONMENT if env.get(k) is not None] + sorted(k for k in env if k not in ENVIRONMENT)
-        rows = [(k, _e(" ".join(env[k]) if k == "argv" else env[k])) for k in keys]
+        rows = [(k, _e(" ".join(map(str, env[k])) if k == "argv" and isinstance(env[k], list) else env[k]))
+                for k in keys]
         if not payload.get("complete", True):
             rows.append(("complete", "<b>no</b>: an interrupted or unfinished run; its results are partial"))
         runs.append(f"<h3>run {i} of {len(payloads)}: {_count(payload.get('results', []))}</h3>{_rows(rows)}")
@@ -185,11 +187,17 @@ def _facts(result: Result, claim: Claim | None, scope: str) -> list[tuple[str, s
         if result.get(key) is not None:
             rows.append((shown, _e(_value(result[key]))))
     for key in ("band", "interval"):
-        if result.get(key) is not None:
-            rows.append((key, _e(f"[{_value(result[key][0])}, {_value(result[key][1])}]")))
+        pair = result.get(key)
+        if isinstance(pair, list) and len(pair) == 2:
+            rows.append((key, _e(f"[{_value(pair[0])}, {_value(pair[1])}]")))
+        elif pair is not None:   # not the [lo, hi] this version writes: shown as it is
+            rows.append((key, _e(pair)))
     discarded = result.get("discarded") or {}
-    rows.append(("examples", f"{_e(result.get('examples', 0))} judged, {sum(discarded.values())} discarded"
-                 + "".join(f"<br>{n} &times; {_e(why)}" for why, n in discarded.items())))
+    reasons = discarded.items() if isinstance(discarded, dict) else []
+    total = sum(n for _, n in reasons if isinstance(n, (int, float)) and not isinstance(n, bool))
+    rows.append(("examples", f"{_e(result.get('examples', 0))} judged, {_e(_value(total))} discarded"
+                 + "".join(f"<br>{_e(n)} &times; {_e(why)}" for why, n in reasons)
+                 + ("" if isinstance(discarded, dict) else f"<br>{_e(discarded)}")))
     rows.append(("profile", _e(result.get("profile", "?"))))
     if result.get("seconds") is not None:
         rows.append(("seconds", _e(_value(result["seconds"]))))
