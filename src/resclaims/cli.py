@@ -139,6 +139,19 @@ def _parser() -> argparse.ArgumentParser:
                      help="show where each claim's time and memory went (construction, evidence, "
                           "judgement, peak RSS); the JSON always carries them")
     chk.add_argument("--no-shrink", action="store_true", help="report the first failing setting as found")
+    chk.add_argument("--executor", choices=["in-process", "ray"], default="in-process",
+                     help="where settings are evaluated: in this process (default), or as Ray tasks, judged "
+                          "here with the same verdicts and evidence (pip install 'resclaims[ray]')")
+    chk.add_argument("--ray-address", metavar="ADDRESS",
+                     help="with --executor ray: an existing cluster (`ray start --head` prints it); default: "
+                          "a local Ray instance on this machine's cores")
+    chk.add_argument("--task-threads", type=int, metavar="N",
+                     help="with --executor ray: torch threads (and Ray CPUs) per task; default this process's, "
+                          "which keeps evidence bit-identical to an in-process run")
+    chk.add_argument("--resume", metavar="RESULTS.json",
+                     help="with --executor ray: continue an interrupted run that wrote RESULTS.json (its "
+                          "settings already judged, kept in RESULTS.json.evidence, are not evaluated again); "
+                          "the results are written to RESULTS.json")
     cmp = sub.add_parser("compare", help="compare two results files (a CI gate)",
                          description=COMPARE_DESCRIPTION, formatter_class=raw)
     cmp.add_argument("old", metavar="OLD.json")
@@ -188,15 +201,23 @@ def _list(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     profile, claims, setting, baseline = _prepare(args)
     seed = search_seed(profile, args.seed)
+    executor = _executor(args)
     env = environment(profile.name, args.device, "derandomized" if seed is None else seed,
-                      argv=getattr(args, "argv", None))
+                      argv=getattr(args, "argv", None), executor=executor.describe() if executor else None)
     started = now()  # the JUnit suite's timestamp: when the run started, the same in every rewrite
     out, err = console(), console(stderr=True)
     catalog = registry.claims()
     results: list[Result] = []
     start = time.perf_counter()
+    if executor is not None:
+        try:
+            executor.start()
+        except Exception as exc:  # no cluster at --ray-address, a local instance that does not start
+            raise UsageError(f"--executor ray: Ray did not start: {type(exc).__name__}: {exc}") from None
 
     def save(complete: bool) -> None:
+        if executor is not None:
+            env["executor"] = executor.describe()
         if args.json:
             write_json(args.json, results, env, complete)
         if args.junit:
@@ -204,13 +225,18 @@ def _check(args: argparse.Namespace) -> int:
                         timestamp=started)
 
     try:
-        with _sigterm_as_interrupt():
+        with _sigterm_as_interrupt(), executor if executor is not None else nullcontext():
+            stream = executor.check(claims, args.subject, profile, not args.no_shrink, seed) if executor else None
             for i, claim in enumerate(claims, 1):
                 label = f"[{i}/{len(claims)}] {claim.id}"
                 with err.status(f"{label} ...") if err.is_terminal else nullcontext() as status:
-                    result = run(claim, args.subject, profile=profile, device=args.device, setting=setting,
-                                 shrink=not args.no_shrink, seed=seed,
-                                 progress=_progress(status, label) if status is not None else None)
+                    if stream is not None:
+                        executor.progress = _cluster_progress(status, label) if status is not None else None
+                        result = next(stream)
+                    else:
+                        result = run(claim, args.subject, profile=profile, device=args.device, setting=setting,
+                                     shrink=not args.no_shrink, seed=seed,
+                                     progress=_progress(status, label) if status is not None else None)
                 results.append(result)
                 err.print(f"{label}: {result.verdict} ({result.seconds:.1f} s)", markup=False)
                 save(complete=False)
@@ -246,6 +272,24 @@ def _prepare(args: argparse.Namespace) -> tuple[Profile, list[Claim], Setting | 
     """Everything a check can refuse, refused before any claim runs: the profile, the
     claims and scope, the device, the output paths, the baseline, the seed, the subject
     and the setting."""
+    if args.executor != "ray":
+        for option in ("ray_address", "task_threads", "resume"):
+            if getattr(args, option) is not None:
+                raise UsageError(f"--{option.replace('_', '-')} goes with --executor ray")
+    else:
+        if args.setting:
+            raise UsageError("--setting replays one setting in this process; drop --executor ray")
+        if args.task_threads is not None and args.task_threads < 1:
+            raise UsageError("--task-threads must be at least 1")
+        if args.resume:
+            if args.json and Path(args.json).resolve() != Path(args.resume).resolve():
+                raise UsageError("--resume continues the results file it names: drop --json, or give it the "
+                                 "same path")
+            args.json = args.resume
+            _writable_file("--resume", args.resume)
+            if not Path(f"{args.resume}.evidence").is_file():
+                raise UsageError(f"--resume {args.resume}: no {args.resume}.evidence beside it (the settings a "
+                                 f"`check --executor ray --json {args.resume}` judged)")
     try:
         profile = resolve(args.profile)
         claims = registry.select(args.claims)
@@ -350,6 +394,35 @@ def _load(option: str, path: str) -> dict[str, Any]:
         return load_results(path)
     except ValueError as exc:
         raise UsageError(f"{option}: {exc}") from None
+
+
+def _executor(args: argparse.Namespace) -> Any:
+    """The Ray executor ``--executor ray`` asks for (None in-process), its sidecar file
+    fresh, or loaded with ``--resume``; Ray itself starts with the check."""
+    if args.executor != "ray":
+        return None
+    from resclaims.executors import RayExecutor, sidecar_path  # Ray is imported only when asked for
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        raise UsageError("--executor ray needs Ray: pip install 'resclaims[ray]'") from None
+    sidecar = sidecar_path(args.json) if args.json else None
+    executor = RayExecutor(address=args.ray_address, threads=args.task_threads, device=args.device, sidecar=sidecar)
+    if args.resume:
+        executor.resume(sidecar)
+        print(f"resuming {args.resume}: {executor.resumed} settings already judged", file=sys.stderr, flush=True)
+    elif sidecar is not None:
+        sidecar.write_text("", encoding="utf-8")
+    return executor
+
+
+def _cluster_progress(status: Any, label: str) -> Any:
+    """A spinner update for a Ray sweep: settings done out of planned (all claims), tasks
+    running on the workers, and an estimate of the time left."""
+    def show(done: int, planned: int, running: int, workers: int, left: float | None) -> None:
+        eta = f", about {left:.0f} s left" if left is not None else ""
+        status.update(f"{label}: {done}/{planned} settings done, {running} running on {workers} workers{eta}")
+    return show
 
 
 def _progress(status: Any, label: str) -> Progress:

@@ -13,7 +13,10 @@ interrupted run keeps what it finished.  It is one JSON object, version ``SCHEMA
   ``dirty`` (tracked files changed since that commit; null outside git);
   ``hypothesis_seed``: ``"derandomized"`` when the profile derandomizes (the draws are
   fixed by the claim), else the integer seed every claim's search was given
-  (``check --seed`` replays it).
+  (``check --seed`` replays it); ``executor``: where settings were evaluated, ``name``
+  ("in-process" or "ray") and ``workers`` (tasks run at once); for Ray also ``address``,
+  ``nodes``, ``threads_per_task``, ``ray_init_s``, ``resumed_settings`` and per claim its
+  ``tasks`` with their seconds (``task_s``, ``task_s_mean``, ``task_s_max``).
 * ``results``: one object per claim and subject (:class:`resclaims.engine.Result`):
   ``claim``, ``subject``, ``verdict`` (holds, falsified, skipped, error), ``scope``,
   ``summary`` (the table's line), ``setting`` (the failing setting, else the one with
@@ -49,10 +52,11 @@ SCHEMA = 1  # the results file's layout (module docstring)
 
 
 def environment(profile: str, device: str, hypothesis_seed: int | str = "derandomized",
-                argv: Sequence[str] | None = None) -> dict[str, Any]:
+                argv: Sequence[str] | None = None, executor: dict[str, Any] | None = None) -> dict[str, Any]:
     """Versions and machine facts that a result depends on, the commit of the working
-    directory's repository, the seed Hypothesis used, and ``argv``, the command's
-    arguments (default ``sys.argv[1:]``; see the module docstring)."""
+    directory's repository, the seed Hypothesis used, ``argv``, the command's
+    arguments (default ``sys.argv[1:]``), and the ``executor`` that evaluated the settings
+    (default in-process, one worker; see the module docstring)."""
     import hypothesis
     import torch
 
@@ -64,7 +68,8 @@ def environment(profile: str, device: str, hypothesis_seed: int | str = "derando
             "platform": platform.platform(), "device": device, "profile": profile,
             "torch_threads": torch.get_num_threads(),
             "argv": list(sys.argv[1:] if argv is None else argv),
-            "commit": commit, "dirty": dirty, "hypothesis_seed": hypothesis_seed}
+            "commit": commit, "dirty": dirty, "hypothesis_seed": hypothesis_seed,
+            "executor": executor or {"name": "in-process", "workers": 1}}
 
 
 def git_state(cwd: Path | None = None) -> tuple[str | None, bool | None]:
