@@ -24,7 +24,7 @@ def grouped(claim_id: str, subject: str, *values: str) -> Any:
     whose claims share evidence (``Claim.shares``: computed once per process).  Effective
     with pytest 8 only: pytest-xdist 3.8 appends the group to ``item._nodeid``, which pytest
     9 no longer reads, so there the mark is ignored and the shared evidence is computed
-    once per worker that needs it (CI, on pytest 9, measured faster that way than pytest 8
-    with the groups: 881 s against 763 s, though new tests came in between)."""
+    once per worker that needs it.  CI runs pytest 9: a run with pytest 8 and the groups took
+    881 s, too close to the 15-minute limit (one worker left busy with a group at the end)."""
     shares = registry.get(claim_id).shares
     return pytest.param(*values, marks=[pytest.mark.xdist_group(f"{shares}:{subject}")] if shares else [])
