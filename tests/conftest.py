@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).parent.parent))  # the examples: `examples
 def grouped(claim_id: str, subject: str, *values: str) -> Any:
     """pytest.param(*values), kept in one xdist worker with the other tests on ``subject``
     whose claims share evidence (``Claim.shares``: computed once per process).  Effective
-    with pytest 8 only: pytest-xdist 3.8 appends the group to ``item._nodeid``, which pytest
-    9 no longer reads, so there the mark is ignored and the shared evidence is computed
-    once per worker that needs it.  CI runs pytest 9: a run with pytest 8 and the groups took
-    881 s, too close to the 15-minute limit (one worker left busy with a group at the end)."""
+    with pytest 8 only (the test extra pins it): pytest-xdist 3.8 appends the group to
+    ``item._nodeid``, which pytest 9 no longer reads, so there the mark is ignored and the
+    shared evidence is computed once per worker that needs it.  Measured on CI with the
+    same tests: 881 s with pytest 8 and the groups, 861 s of pytest alone with pytest 9."""
     shares = registry.get(claim_id).shares
     return pytest.param(*values, marks=[pytest.mark.xdist_group(f"{shares}:{subject}")] if shares else [])
