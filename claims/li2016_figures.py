@@ -189,10 +189,7 @@ def large_init_conditioning(result: Result, fig: Figure) -> None:
     lo, hi = result.get("band") or (1.0, math.inf)
     figures.result_median_test(ax, ev["log10_cond_growth"], lo, hi, result, label="per init")
     shallow, deep = ev["depths"]
-    ax.set_xticks([0], [f"{ev['init']} init"])
-    ax.set_xlim(-1, 1)
-    ax.set_ylabel(f"$\\log_{{10}}$ cond $H(L = {deep})$ / cond $H(L = {shallow})$")
-    ax.legend(fontsize=7, loc="best")
+    figures.one_column(ax, f"{ev['init']} init", f"$\\log_{{10}}$ cond $H(L = {deep})$ / cond $H(L = {shallow})$")
     figures.title(fig, "large init: the Hessian's conditioning grows with depth", _setting(result))
 
 

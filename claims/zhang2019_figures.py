@@ -77,10 +77,7 @@ def backward_stable(result: Result, fig: Figure) -> None:
     figures.per_seed(ax, ev["jacobian_norm"], ok=lambda v: v <= bound)
     figures.threshold(ax, bound, label=f"bound {bound:g}")
     s = result.get("setting") or {}
-    ax.set_xticks([0], [f"L = {s.get('depth', '?')}, c = {s.get('c', '?')}"])
-    ax.set_xlim(-1, 1)
-    ax.set_ylabel("$\\|\\partial h_L / \\partial h_0\\|_2$")
-    ax.legend(fontsize=7, loc="best")
+    figures.one_column(ax, f"L = {s.get('depth', '?')}, c = {s.get('c', '?')}", "$\\|\\partial h_L / \\partial h_0\\|_2$")
     figures.title(fig, "backward stability: input-output Jacobian at $\\tau = c/\\sqrt{{L}}$", _setting(result))
 
 
@@ -135,10 +132,7 @@ def forward_constant(result: Result, fig: Figure) -> None:
         return
     figures.result_median_test(ax, ev["kappa"], *ev["band"], result)
     s = result.get("setting") or {}
-    ax.set_xticks([0], [f"L = {s.get('depth', '?')}, c = {s.get('c', '?')}"])
-    ax.set_xlim(-1, 1)
-    ax.set_ylabel("$\\kappa = \\log r_L / (\\tau^2 L)$")
-    ax.legend(fontsize=7, loc="best")
+    figures.one_column(ax, f"L = {s.get('depth', '?')}, c = {s.get('c', '?')}", "$\\kappa = \\log r_L / (\\tau^2 L)$")
     figures.title(fig, "reference conformance: the constant $\\kappa$ of $\\log r_L = \\kappa \\tau^2 L$", _setting(result))
 
 

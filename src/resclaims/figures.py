@@ -303,3 +303,12 @@ def shared_alpha(result: dict[str, Any], tests: int) -> float | None:
     (Bonferroni: alpha / tests), None when the result has no alpha."""
     alpha = result.get("alpha")
     return None if alpha is None else number(alpha) / tests
+
+
+def one_column(ax: Axes, label: str, ylabel: str) -> None:
+    """Finish a panel of one column of per-seed values at x = 0: its tick ``label``, the
+    y label and the legend."""
+    ax.set_xticks([0], [label])
+    ax.set_xlim(-1, 1)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=7, loc="best")
