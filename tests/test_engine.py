@@ -282,3 +282,24 @@ def test_a_falsified_claim_stays_falsified_when_shrinking_meets_discards_or_cras
     result = run(_falsified_above(500, crash_below), profile="ci")
     assert result.verdict == "falsified", result.summary
     assert result.setting["x"] >= 500 and result.margin < 0  # a setting that was judged to falsify it
+
+
+def test_each_setting_is_evaluated_once_per_search() -> None:
+    """Hypothesis replays a failing setting before it reports it, and the shrinker may revisit
+    one: those are answered from the first evaluation (evidence is a function of the setting),
+    so a falsified expensive claim costs no extra example, and ``examples`` counts settings."""
+    calls: list[int] = []
+
+    def check(setting, subject, ctx):
+        calls.append(setting["x"])
+        return {"x": setting["x"]}
+    claim = Claim(**{**registry.get(CHEAP).__dict__, "id": "test.once", "check": check, "examples": (),
+                     "settings": lambda scale, subject: st.fixed_dictionaries({"x": st.integers(0, 100)}),
+                     "judge": lambda setting, ev, ctx: Judgement(ev["x"] < 50, 50 - ev["x"], "x")})
+    found = run(claim, shrink=False)
+    assert found.verdict == "falsified" and found.setting["x"] >= 50
+    assert len(calls) == len(set(calls)) == found.examples
+    calls.clear()
+    shrunk = run(claim, shrink=True)
+    assert shrunk.verdict == "falsified" and shrunk.setting == {"x": 50}
+    assert len(calls) == len(set(calls))

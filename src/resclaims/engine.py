@@ -187,6 +187,7 @@ def _search(claim: Claim, subject: Subject, prof: Profile, ctx: Context, shrink:
     margins: list[float] = []
     searching = [True]  # False once a setting is falsified: the shrinker's settings are not recorded
     falsified: list[tuple[Setting, Evidence, Judgement]] = []  # the latest setting judged to falsify the claim
+    judged: dict[str, tuple[Evidence, Judgement] | str] = {}  # canonical setting -> its outcome (or discard reason)
     limit = DISCARDS_PER_EXAMPLE * prof.max_examples(claim.cost, claim.search)
     planned = len(claim.examples) + prof.max_examples(claim.cost, claim.search)
 
@@ -197,12 +198,21 @@ def _search(claim: Claim, subject: Subject, prof: Profile, ctx: Context, shrink:
         if searching[0] and sum(discarded.values()) >= limit:  # checked first: cheap for Hypothesis' replays
             count[0] -= 1  # ``one`` counts before the call: examples are the settings judged
             raise _Exhausted()
+        key = json.dumps(setting, sort_keys=True, default=repr)
+        if key in judged:  # evidence is a function of the setting: Hypothesis' final replay of a failure
+            count[0] -= 1  # and the shrinker's revisits are answered from the first evaluation
+            known = judged[key]
+            if isinstance(known, str):
+                reject()
+            return known
         try:
             evidence, judgement = evaluator(claim, subject, setting, ctx)
         except Discarded as why:
             count[0] -= 1
             discarded[str(why)] += 1
+            judged[key] = str(why)
             reject()  # raises: Hypothesis draws another setting
+        judged[key] = evidence, judgement
         if not judgement.holds:
             falsified[:] = [(dict(setting), evidence, judgement)]
         if searching[0]:
