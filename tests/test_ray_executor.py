@@ -1,11 +1,11 @@
 """The Ray executor (``check --executor ray``) on one local Ray instance with 2 CPUs: the
-same results as in-process, a kill-matrix cell through Ray, a worker killed mid-sweep,
-and ``--resume``.  Skipped where Ray is not installed; kept few and cheap (CI runs them).
+same results as in-process for a claim and for a whole family at the dev profile, a
+family's kill matrix through Ray, a worker killed mid-sweep, and ``--resume``.  Skipped
+where Ray is not installed; CI installs it and runs them.
 
-The four checks run in one test, in order, on one instance: pytest-xdist's
-``xdist_group`` does not keep tests in one worker under pytest 9 (xdist 3.8 sets the
-group on ``item._nodeid``, which pytest 9 no longer reads), and two workers would
-start two instances on CI's two cores."""
+The tests share one instance (a module fixture) and one xdist worker (their group: two
+workers would start two instances on CI's two cores; the group is honoured under
+pytest 8, which the test extra pins)."""
 from __future__ import annotations
 
 import json
@@ -28,13 +28,22 @@ from resclaims.profiles import resolve  # noqa: E402
 
 CLAIM = "zhang2019.forward_stable"
 MUTANT = "zhang2019.no_tau"  # killed by CLAIM: a falsified cell, shrunk on the driver
+FAMILY = "shamir2018"  # the family run whole at dev, and whose kill matrix runs through Ray (~1 CPU-min)
+DEV_SEED = 20261127
+
+pytestmark = pytest.mark.xdist_group("ray")
 
 
-@pytest.fixture()
+@pytest.fixture(scope="module")
 def local_ray() -> Iterator[None]:
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def in_process() -> dict[tuple[str, str | None], dict[str, Any]]:
+    return {(CLAIM, None): same(run(CLAIM, profile="ci")), (CLAIM, MUTANT): same(run(CLAIM, MUTANT, profile="ci"))}
 
 
 def same(result: Result) -> dict[str, Any]:
@@ -44,22 +53,13 @@ def same(result: Result) -> dict[str, Any]:
     return data
 
 
-def test_on_a_local_ray_instance(local_ray: None, tmp_path: Path) -> None:
-    in_process = {(CLAIM, None): same(run(CLAIM, profile="ci")), (CLAIM, MUTANT): same(run(CLAIM, MUTANT, profile="ci"))}
-    same_results_as_in_process(in_process)
-    kill_matrix_cell_through_ray(in_process)
-    if Path("/proc/self/stat").exists():  # finding the worker to kill reads Linux's /proc
-        a_worker_killed_mid_task_costs_a_retry_not_the_run(in_process)
-    resume_skips_settings_already_judged(in_process, tmp_path)
-
-
 def ray_results(subject: str | None, **options: Any) -> tuple[list[Result], RayExecutor]:
     with RayExecutor(**options) as executor:
         results = list(executor.check([registry.get(CLAIM)], subject, resolve("ci")))
     return results, executor
 
 
-def same_results_as_in_process(in_process: dict) -> None:
+def test_same_results_as_in_process(local_ray: None, in_process: dict) -> None:
     (result,), executor = ray_results(None)
     assert same(result) == in_process[(CLAIM, None)]
     assert result.verdict == "holds" and result.examples >= 4
@@ -67,8 +67,8 @@ def same_results_as_in_process(in_process: dict) -> None:
     assert executor.on_driver == 0  # every setting a task
 
 
-def kill_matrix_cell_through_ray(in_process: dict) -> None:
-    """A mutant is falsified through Ray with the in-process counterexample (shrunk here)."""
+def test_a_falsified_cell_is_shrunk_on_the_driver_to_the_in_process_counterexample(local_ray: None,
+                                                                                   in_process: dict) -> None:
     (result,), _ = ray_results(MUTANT)
     assert result.verdict == "falsified"
     assert same(result) == in_process[(CLAIM, MUTANT)]
@@ -95,7 +95,8 @@ def _evaluating_workers() -> list[int]:
     return pids
 
 
-def a_worker_killed_mid_task_costs_a_retry_not_the_run(in_process: dict) -> None:
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finding the worker to kill reads Linux's /proc")
+def test_a_worker_killed_mid_task_costs_a_retry_not_the_run(local_ray: None, in_process: dict) -> None:
     killed: list[int] = []
     stop = threading.Event()
 
@@ -118,7 +119,7 @@ def a_worker_killed_mid_task_costs_a_retry_not_the_run(in_process: dict) -> None
     assert executor.on_driver == 0 and not executor.failed  # Ray retried the task: no setting fell back here
 
 
-def resume_skips_settings_already_judged(in_process: dict, tmp_path: Path) -> None:
+def test_resume_skips_settings_already_judged(local_ray: None, in_process: dict, tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     argv = ["check", "--claims", CLAIM, "--profile", "ci", "--executor", "ray"]
     assert main([*argv, "--json", str(out)]) == 0
@@ -139,6 +140,51 @@ def resume_skips_settings_already_judged(in_process: dict, tmp_path: Path) -> No
         result = data["results"][0]
         result.pop("seconds"), result.pop("costs")
         assert result == in_process[(CLAIM, None)]
+
+
+def test_a_family_at_dev_gives_the_same_verdicts_and_evidence_through_ray(local_ray: None, tmp_path: Path) -> None:
+    """``check --executor ray --profile dev`` over a whole family, against the same command
+    in-process: the dev profile draws at random, so both runs take one ``--seed``."""
+    argv = ["check", "--claims", f"{FAMILY}.*", "--profile", "dev", "--seed", str(DEV_SEED), "--no-shrink"]
+    results = {}
+    for executor in ("in-process", "ray"):
+        out = tmp_path / f"{executor}.json"
+        assert main([*argv, "--executor", executor, "--json", str(out)]) == 0
+        data = json.loads(out.read_text())
+        assert data["complete"] and data["environment"].get("executor", {}).get("name", "in-process") == executor
+        results[executor] = data["results"]
+    executor_record = data["environment"]["executor"]  # the Ray run's
+    assert not executor_record["failed_tasks"]  # each claim's tasks ran on its own reference (a bug once)
+    assert executor_record["evaluated_on_driver"] <= sum(sum(r["discarded"].values()) for r in results["ray"])
+    assert len(results["ray"]) == len([c for c in registry.claims().values() if c.paper == FAMILY]) >= 6
+    for ours, theirs in zip(results["ray"], results["in-process"]):
+        for data in (ours, theirs):
+            data.pop("seconds"), data.pop("costs")
+        assert ours == theirs
+        assert ours["verdict"] == "holds" and ours["examples"] >= 2, ours["summary"]
+
+
+def test_a_familys_kill_matrix_through_ray(local_ray: None) -> None:
+    """The family's cells of the kill matrix (tests/test_kill_matrix.py), each subject's claims
+    as one sweep: every mutant falsified by each claim its ``killed_by`` names, no theorem
+    claim flagging a benign control."""
+    with RayExecutor() as executor:
+        for subject in [s for s in registry.mutants() + registry.controls() if s.name.startswith(f"{FAMILY}.")]:
+            for claim_id, result in _sweep(executor, subject.killed_by, subject.name, "ci"):
+                assert result.verdict == "falsified", f"{claim_id} did not kill {subject.name}: {result.summary}"
+            if subject.role == "control":
+                theorems = [c.id for c in registry.claims().values() if c.family is subject.family
+                            and c.scope == "theorem" and c.id not in subject.killed_by]
+                for claim_id, result in _sweep(executor, theorems, subject.name, "smoke"):
+                    outside = registry.get(claim_id).applies_to(subject) is not None
+                    assert result.verdict == ("skipped" if outside else "holds"), \
+                        f"{claim_id} flags the harmless {subject.name}: {result.summary}"
+    assert executor.on_driver == 0 and not executor.failed  # every setting was a task
+
+
+def _sweep(executor: RayExecutor, claim_ids: Any, subject: str, profile: str) -> list[tuple[str, Result]]:
+    claims = [registry.get(c) for c in claim_ids]
+    return [(c.id, r) for c, r in zip(claims, executor.check(claims, subject, resolve(profile), shrink=False))]
 
 
 def test_ray_options_are_refused_without_ray_executor(capsys: pytest.CaptureFixture[str]) -> None:

@@ -89,10 +89,12 @@ _SUBJECTS: dict[tuple[str, str], Subject] = {}
 
 def _worker_subject(claim: Claim, subject: Any) -> Subject:
     """The subject on a worker: a Subject shipped as is, a name or ``module:adapter`` resolved
-    (once per worker process) as the driver resolved it."""
+    (once per worker process and claim) as the driver resolved it.  Per claim: with no
+    subject named, each claim runs on the first reference meeting its hypotheses, which
+    differs between claims of one family."""
     if isinstance(subject, Subject):
         return subject
-    key = (claim.family.name, str(subject))
+    key = (claim.id, str(subject))
     if key not in _SUBJECTS:
         _SUBJECTS[key] = registry.subject_for(subject, claim.family, claim)
     return _SUBJECTS[key]
