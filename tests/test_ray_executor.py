@@ -22,9 +22,10 @@ ray = pytest.importorskip("ray")
 
 from resclaims import registry  # noqa: E402
 from resclaims.cli import main  # noqa: E402
-from resclaims.engine import Result, run  # noqa: E402
-from resclaims.executors import RayExecutor, load_sidecar, sidecar_path  # noqa: E402
+from resclaims.engine import Result, evaluate_setting, run  # noqa: E402
+from resclaims.executors import RayExecutor, load_sidecar, settings_before_targeting, sidecar_path  # noqa: E402
 from resclaims.profiles import resolve  # noqa: E402
+from test_kill_matrix import KILLS, SPARES, spare_verdict  # noqa: E402
 
 CLAIM = "zhang2019.forward_stable"
 MUTANT = "zhang2019.no_tau"  # killed by CLAIM: a falsified cell, shrunk on the driver
@@ -165,26 +166,43 @@ def test_a_family_at_dev_gives_the_same_verdicts_and_evidence_through_ray(local_
 
 
 def test_a_familys_kill_matrix_through_ray(local_ray: None) -> None:
-    """The family's cells of the kill matrix (tests/test_kill_matrix.py), each subject's claims
-    as one sweep: every mutant falsified by each claim its ``killed_by`` names, no theorem
-    claim flagging a benign control."""
+    """The family's cells of the kill matrix (tests/test_kill_matrix.py), each subject's
+    claims as one sweep: every mutant falsified by each claim its ``killed_by`` names (ci),
+    no theorem claim flagging a benign control (smoke)."""
     with RayExecutor() as executor:
-        for subject in [s for s in registry.mutants() + registry.controls() if s.name.startswith(f"{FAMILY}.")]:
-            for claim_id, result in _sweep(executor, subject.killed_by, subject.name, "ci"):
-                assert result.verdict == "falsified", f"{claim_id} did not kill {subject.name}: {result.summary}"
-            if subject.role == "control":
-                theorems = [c.id for c in registry.claims().values() if c.family is subject.family
-                            and c.scope == "theorem" and c.id not in subject.killed_by]
-                for claim_id, result in _sweep(executor, theorems, subject.name, "smoke"):
-                    outside = registry.get(claim_id).applies_to(subject) is not None
-                    assert result.verdict == ("skipped" if outside else "holds"), \
-                        f"{claim_id} flags the harmless {subject.name}: {result.summary}"
+        for cells, profile, expected in ((KILLS, "ci", lambda s, c: "falsified"), (SPARES, "smoke", spare_verdict)):
+            by_subject: dict[str, list[str]] = {}
+            for subject, claim_id in cells:
+                if subject.startswith(f"{FAMILY}."):
+                    by_subject.setdefault(subject, []).append(claim_id)
+            assert by_subject, f"{FAMILY} has no {profile} cells"
+            for subject, claim_ids in by_subject.items():
+                claims = [registry.get(c) for c in claim_ids]
+                for claim, result in zip(claims, executor.check(claims, subject, resolve(profile), shrink=False)):
+                    assert result.verdict == expected(subject, claim.id), \
+                        f"{claim.id} on {subject} through Ray: {result.verdict}: {result.summary}"
     assert executor.on_driver == 0 and not executor.failed  # every setting was a task
 
 
-def _sweep(executor: RayExecutor, claim_ids: Any, subject: str, profile: str) -> list[tuple[str, Result]]:
-    claims = [registry.get(c) for c in claim_ids]
-    return [(c.id, r) for c, r in zip(claims, executor.check(claims, subject, resolve(profile), shrink=False))]
+def test_a_targeting_profile_plans_exactly_the_settings_generated_before_targeting() -> None:
+    """Under ``thorough`` the plan stops where Hypothesis starts hill-climbing on the margins:
+    what it sends is a prefix of the settings the real search evaluates, of the length
+    ``settings_before_targeting`` gives (a change of Hypothesis' schedule fails here)."""
+    claim, profile = registry.get("wang2020.kernel_sandwich"), resolve("thorough")
+    searched: list[dict] = []
+
+    def recording(claim: Any, subject: Any, setting: dict, ctx: Any) -> Any:
+        searched.append(dict(setting))
+        return evaluate_setting(claim, subject, setting, ctx)
+    run(claim, profile=profile, seed=DEV_SEED, shrink=False, evaluator=recording)
+    planned: list[dict] = []
+
+    class Recorder(RayExecutor):
+        def _submit(self, key: str, claim: Any, subject: Any, subj: Any, setting: dict, ctx: Any) -> None:
+            planned.append(dict(setting))
+    Recorder()._plan(claim, None, profile, DEV_SEED)
+    assert len(planned) == settings_before_targeting(profile.max_examples(claim.cost)) + len(claim.examples)
+    assert planned == searched[:len(planned)] and len(searched) > len(planned)
 
 
 def test_ray_options_are_refused_without_ray_executor(capsys: pytest.CaptureFixture[str]) -> None:
