@@ -4,7 +4,8 @@ starts Ray instances):
     python benchmarks/bench_executor.py [--claims GLOB ...] [--profile thorough] [--seed N] [--json out.json]
 
 One sweep (default: a thorough-profile sweep of six claims from four papers, with one
-search seed, about 2 minutes in-process on one core) runs
+search seed, about 2 minutes in-process on one core; under thorough each claim's search
+is one task) runs
 in-process, then on a local Ray instance with 1 worker and with 2 workers, every one
 with 1 torch thread per task (and in the driver) and the same seed, so the three runs
 compute the same evidence; the in-process run is repeated at the end and its
@@ -25,7 +26,7 @@ from typing import Any
 
 import torch
 
-# a thorough sweep of about 2 minutes on one core (1,030 settings; seed 0): zhang2019's thorough
+# a thorough sweep of about 2 minutes on one core (1,000 settings; seed 0): zhang2019's thorough
 # claims are left out, its cheapest (forward_stable) alone takes 570 s there
 DEFAULT_CLAIMS = ["li2016.depth2_hessian_at_zero", "li2016.deep_shortcut_flat", "liu2019.closed_form",
                   "shamir2018.bound_everywhere", "wang2020.arccos_oracle", "wang2020.exact_legs"]

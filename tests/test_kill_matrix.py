@@ -55,4 +55,5 @@ def test_control_is_not_flagged(control: str, claim_id: str) -> None:
     # one example each (the simplest architecture) unless RESCLAIMS_PROFILE asks for more: the
     # full ci profile (all 24 cells hold) costs about 7 CPU-minutes
     result = run(claim_id, control, profile=os.environ.get(ENV_VAR, "smoke"), shrink=False)
-    assert result.verdict == spare_verdict(control, claim_id), f"{claim_id} flags the harmless {control}: {result.summary}"
+    assert result.verdict == spare_verdict(control, claim_id), \
+        f"{claim_id} flags the harmless {control}: {result.summary}"

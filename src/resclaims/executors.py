@@ -16,13 +16,13 @@ Hypothesis' generate phase draws the same settings whatever their evidence, so
    draws (planning is repeated with the results known so far, up to ``ROUNDS`` times,
    to send those to the cluster too).
 
-Under a profile that targets (``thorough``), Hypothesis interleaves hill-climbing on the
-margins with generation: each of its steps depends on the last result, and the draws
-after it on the random numbers it used, so a plan past the first optimisation pass is
-work the search never asks for (measured: 196 s of tasks for 107 s of search, 2.1x the
-in-process wall at 1 worker).  Settings are sent only up to that pass
-(:func:`settings_before_targeting`); the rest, sequential by nature, runs on the driver
-while the cluster works on the other claims.
+Under a profile that targets (``thorough``) settings cannot be planned: Hypothesis feeds
+the margins back into what it draws (measured on shamir2018.bound_everywhere, seed 0: a
+plan agrees with the search for its first 15 settings only; planned whole, a thorough
+sweep spent 196 s in tasks for 107 s of search and took 2.1x the in-process wall at
+1 worker).  There each claim's whole search, shrinking included, is one task
+(``_search_task``, the in-process ``run`` on a worker with the driver's seed), so the
+results are again those of the in-process run, and claims run side by side.
 
 The verdicts, counterexamples and margins are therefore those of the in-process run by
 construction.  The settings of all claims are planned and submitted up front; claims
@@ -61,14 +61,6 @@ class RayUnavailable(RuntimeError):
     """``--executor ray`` without Ray installed (``pip install resclaims[ray]``)."""
 
 
-def settings_before_targeting(max_examples: int) -> int:
-    """The valid settings Hypothesis generates before its first optimisation pass of
-    ``target`` scores (its schedule, hypothesis 6.1xx: half the budget below 1,000
-    examples, else 200); tests/test_ray_executor.py checks a plan against the search."""
-    small = min(max_examples // 10, 50)
-    return max(max_examples // 2, small + 1, 10) if max_examples < 1000 else max(200, small + 1)
-
-
 def setting_key(claim: Claim, subject: Any, profile: Profile, device: str, setting: Setting) -> str:
     """A setting's identity across runs: canonical JSON of the claim, the subject (as given),
     the profile, the device and the setting."""
@@ -93,6 +85,17 @@ def _evaluate_task(claim_id: str, subject: Any, setting: Setting, ctx: Context, 
     except Exception as exc:  # evaluated again on the driver, where it raises as in-process
         outcome = ("raised", f"{type(exc).__name__}: {exc}")
     return outcome, time.perf_counter() - start
+
+
+def _search_task(claim_id: str, subject: Any, profile: str, device: str, shrink: bool, seed: int | None,
+                 threads: int) -> tuple[Outcome, float]:
+    """One claim's whole search on a Ray worker (profiles that target): the Result of the
+    in-process ``run`` with the driver's seed and thread count."""
+    import torch
+    start = time.perf_counter()
+    torch.set_num_threads(threads)
+    result = run(claim_id, subject, profile=profile, device=device, shrink=shrink, seed=seed)
+    return ("searched", result), time.perf_counter() - start
 
 
 def _warm_up() -> None:
@@ -157,6 +160,7 @@ class RayExecutor:
     _started: bool = False
     _ray: Any = None
     _remote: Any = None
+    _remote_search: Any = None
 
     def start(self) -> "RayExecutor":
         """Connect to the cluster, or start a local instance (once)."""
@@ -179,6 +183,7 @@ class RayExecutor:
             self.init_s = time.perf_counter() - start
             self._started = True
         self._remote = ray.remote(max_retries=self.max_retries, retry_exceptions=False)(_evaluate_task)
+        self._remote_search = ray.remote(max_retries=self.max_retries, retry_exceptions=False)(_search_task)
         if self.device != "cuda":
             warm = ray.remote(num_cpus=self.threads)(_warm_up)
             for _ in range(max(1, self.workers)):
@@ -242,7 +247,11 @@ class RayExecutor:
               seed: int | None = None) -> Iterator[Result]:
         """The Result of each claim, in order, as the in-process ``run`` gives it; its
         ``seconds`` are the wall time from the previous claim's result to its own (waiting
-        for its tasks included), its ``costs`` those of the driver's search."""
+        for its tasks included), its ``costs`` those of the driver's search (of the worker's,
+        under a profile that targets)."""
+        if profile.target:
+            yield from self._whole_searches(claims, subject, profile, shrink, seed)
+            return
         for claim in claims:  # every claim's first plan, submitted before any is judged
             self._plan(claim, subject, profile, seed)
         for claim in claims:
@@ -262,27 +271,53 @@ class RayExecutor:
             result.seconds = time.perf_counter() - start
             yield result
 
+    def _whole_searches(self, claims: Sequence[Claim], subject: Any, profile: Profile, shrink: bool,
+                        seed: int | None) -> Iterator[Result]:
+        """Each claim's search as one task, all submitted up front, the Results yielded in
+        order; one whose task failed after Ray's retries runs here."""
+        keys = {}
+        for claim in claims:
+            keys[claim.id] = setting_key(claim, subject, profile, self.device, {"search": seed, "shrink": shrink})
+            if keys[claim.id] not in self.outcomes:
+                shipped = subject if subject is None or isinstance(subject, (str, Subject)) else \
+                    registry.subject_for(subject, claim.family, claim)
+                options: dict[str, Any] = {"num_cpus": self.threads, "name": "resclaims.search"}
+                if self.device == "cuda":
+                    options.update(num_cpus=1, num_gpus=GPU_SHARE[claim.cost])
+                ref = self._remote_search.options(**options).remote(claim.id, shipped, profile.name, self.device,
+                                                                    shrink, seed, self.threads)
+                task = _Task(keys[claim.id], claim.id, {"search": seed}, ref, time.perf_counter())
+                self._pending[ref], self._by_key[task.key] = task, task
+                self._planned += 1
+        for claim in claims:
+            start = time.perf_counter()
+            self._wait_for(keys[claim.id])
+            outcome = self.outcomes.get(keys[claim.id])
+            if outcome is None or outcome[0] != "searched":
+                self.on_driver += 1
+                result = run(claim, subject, profile=profile, device=self.device, shrink=shrink, seed=seed)
+                self._keep(keys[claim.id], ("searched", result))
+            else:
+                result = outcome[1]
+            result.seconds = time.perf_counter() - start
+            yield result
+
     def _plan(self, claim: Claim, subject: Any, profile: Profile, seed: int | None, wait: bool = False) -> int:
         """A planning pass: submit the settings the search would draw that are neither known
         nor running; known ones are told to the search (waiting for running ones if ``wait``),
         unknown ones get STAND_IN.  Returns the number submitted."""
-        new = valid = 0
-        horizon = settings_before_targeting(profile.max_examples(claim.cost, claim.search)) \
-            + len(claim.examples) if profile.target else math.inf
+        new = 0
 
         def record(claim: Claim, subj: Subject, setting: Setting, ctx: Context) -> tuple[Evidence, Judgement]:
-            nonlocal new, valid
+            nonlocal new
             key = setting_key(claim, subject, profile, self.device, setting)
             if key in self._by_key and wait:
                 self._wait_for(key)
             if key in self.outcomes:
-                outcome = _unpack(self.outcomes[key])  # raises Discarded for a discarded one
-                valid += 1
-                return outcome
-            if key not in self._by_key and valid < horizon:
+                return _unpack(self.outcomes[key])
+            if key not in self._by_key:
                 self._submit(key, claim, subject, subj, setting, ctx)
                 new += 1
-            valid += 1
             return {}, STAND_IN
 
         run(claim, subject, profile=profile, device=self.device, shrink=False, seed=seed, evaluator=record)
