@@ -498,3 +498,13 @@ def test_the_github_actions_example_runs_a_check_this_version_accepts() -> None:
     args = cli._parser().parse_args(shlex.split(command)[1:])
     assert (args.subject, args.json, args.junit, args.report, args.baseline) == (
         "mypkg.nets:adapter", "results.json", "junit.xml", "report/", "baseline.json")
+
+
+def test_a_resumed_random_profile_run_takes_the_seed_it_recorded(tmp_path: Path) -> None:
+    from resclaims.cli import _resumed_seed
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps({"environment": {"hypothesis_seed": 1234}, "results": [], "complete": False}))
+    assert _resumed_seed(str(results)) == 1234
+    results.write_text(json.dumps({"environment": {"hypothesis_seed": "derandomized"}}))
+    assert _resumed_seed(str(results)) is None
+    assert _resumed_seed(str(tmp_path / "missing.json")) is None

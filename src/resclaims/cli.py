@@ -200,7 +200,7 @@ def _list(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     profile, claims, setting, baseline = _prepare(args)
-    seed = search_seed(profile, args.seed)
+    seed = search_seed(profile, args.seed if args.seed is not None or not args.resume else _resumed_seed(args.resume))
     executor = _executor(args)
     env = environment(profile.name, args.device, "derandomized" if seed is None else seed,
                       argv=getattr(args, "argv", None), executor=executor.describe() if executor else None)
@@ -414,6 +414,16 @@ def _executor(args: argparse.Namespace) -> Any:
     elif sidecar is not None:
         sidecar.write_text("", encoding="utf-8")
     return executor
+
+
+def _resumed_seed(path: str) -> int | None:
+    """The search seed an interrupted run recorded (dev and thorough draw at random: a
+    resumed run must draw what it drew)."""
+    try:
+        seed = json.loads(Path(path).read_text(encoding="utf-8")).get("environment", {}).get("hypothesis_seed")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return seed if isinstance(seed, int) else None
 
 
 def _cluster_progress(status: Any, label: str) -> Any:

@@ -212,7 +212,9 @@ def _search(claim: Claim, subject: Subject, prof: Profile, ctx: Context, shrink:
             discarded[str(why)] += 1
             judged[key] = str(why)
             reject()  # raises: Hypothesis draws another setting
-        judged[key] = evidence, judgement
+        # a revisited setting that holds cannot become ``closest`` (its margin is not smaller than
+        # itself): only a falsifying setting's evidence is kept, so memory does not grow with examples
+        judged[key] = (evidence if not judgement.holds else {}), judgement
         if not judgement.holds:
             falsified[:] = [(dict(setting), evidence, judgement)]
         if searching[0]:
