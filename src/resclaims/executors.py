@@ -12,9 +12,15 @@ Hypothesis' generate phase draws the same settings whatever their evidence, so
    comes back pickled, tensors and all;
 3. the ordinary in-process search then runs unchanged, its evaluator served from those
    results (waiting for a task still running) and evaluating here only what was not
-   planned: the shrinker's settings, ``target``'s, and the replacements of discarded
-   draws (planning is repeated with the results known so far, up to ``ROUNDS`` times,
-   to send those to the cluster too).
+   planned: the shrinker's settings and the replacements of discarded draws (planning
+   is repeated with the results known so far, up to ``ROUNDS`` times, to send those to
+   the cluster too).
+
+The verdicts, counterexamples and margins are therefore those of the in-process run by
+construction (profiles that do not target: ``ci``, ``dev``).  The settings of all claims are planned and submitted up front; claims
+are judged in order while the cluster works ahead.  Every finished setting is appended
+to a sidecar file (``RESULTS.json.evidence``, one JSON line per setting with its pickled
+outcome) as it arrives; ``--resume`` loads it, and the settings in it are not sent again.
 
 Under a profile that targets (``thorough``) settings cannot be planned: Hypothesis feeds
 the margins back into what it draws (measured on shamir2018.bound_everywhere, seed 0: a
@@ -25,12 +31,6 @@ sweep spent 196 s in tasks for 107 s of search and took 2.1x the in-process wall
 claims run side by side.  Such a search is not bit-for-bit the driver's: Hypothesis
 sometimes draws constants collected from the project modules a process has imported,
 and a worker imports fewer (same verdicts seen; the README's known limitation).
-
-The verdicts, counterexamples and margins are therefore those of the in-process run by
-construction.  The settings of all claims are planned and submitted up front; claims
-are judged in order while the cluster works ahead.  Every finished setting is appended
-to a sidecar file (``RESULTS.json.evidence``, one JSON line per setting with its pickled
-outcome) as it arrives; ``--resume`` loads it, and the settings in it are not sent again.
 """
 from __future__ import annotations
 
@@ -288,14 +288,8 @@ class RayExecutor:
             if keys[claim.id] not in self.outcomes and keys[claim.id] not in self._by_key:
                 shipped = subject if subject is None or isinstance(subject, (str, Subject)) else \
                     registry.subject_for(subject, claim.family, claim)
-                options: dict[str, Any] = {"num_cpus": self.threads, "name": "resclaims.search"}
-                if self.device == "cuda":
-                    options.update(num_cpus=1, num_gpus=GPU_SHARE[claim.cost])
-                ref = self._remote_search.options(**options).remote(claim.id, shipped, profile.name, self.device,
-                                                                    shrink, seed, self.threads)
-                task = _Task(keys[claim.id], claim.id, {"search": seed}, ref, time.perf_counter())
-                self._pending[ref], self._by_key[task.key] = task, task
-                self._planned += 1
+                self._send(self._remote_search, "resclaims.search", keys[claim.id], claim, {"search": seed},
+                           claim.id, shipped, profile.name, self.device, shrink, seed, self.threads)
         for claim in claims:
             start = time.perf_counter()
             self._wait_for(keys[claim.id])
@@ -303,7 +297,8 @@ class RayExecutor:
             if outcome is None or outcome[0] != "searched":
                 self.on_driver += 1
                 result = run(claim, subject, profile=profile, device=self.device, shrink=shrink, seed=seed)
-                self._keep(keys[claim.id], ("searched", result))
+                if result.verdict != "error":  # as for tasks: an error is not kept for --resume
+                    self._keep(keys[claim.id], ("searched", result))
             else:
                 result = outcome[1]
             result.seconds = time.perf_counter() - start
@@ -350,11 +345,17 @@ class RayExecutor:
 
     def _submit(self, key: str, claim: Claim, subject: Any, subj: Subject, setting: Setting, ctx: Context) -> None:
         shipped = subject if subject is None or isinstance(subject, str) else subj
-        options: dict[str, Any] = {"num_cpus": self.threads, "name": "resclaims.evaluate"}
+        self._send(self._remote, "resclaims.evaluate", key, claim, setting, claim.id, shipped, dict(setting), ctx,
+                   self.threads)
+
+    def _send(self, remote: Any, name: str, key: str, claim: Claim, label: Setting, *args: Any) -> None:
+        """Submit ``remote(*args)`` as the task for ``key``: the driver's threads as its CPUs,
+        or a share of a GPU by the claim's cost under ``--device cuda``."""
+        options: dict[str, Any] = {"num_cpus": self.threads, "name": name}
         if self.device == "cuda":
             options.update(num_cpus=1, num_gpus=GPU_SHARE[claim.cost])
-        ref = self._remote.options(**options).remote(claim.id, shipped, dict(setting), ctx, self.threads)
-        task = _Task(key, claim.id, dict(setting), ref, time.perf_counter())
+        ref = remote.options(**options).remote(*args)
+        task = _Task(key, claim.id, dict(label), ref, time.perf_counter())
         self._pending[ref] = task
         self._by_key[key] = task
         self._planned += 1
