@@ -303,3 +303,59 @@ def test_each_setting_is_evaluated_once_per_search() -> None:
     shrunk = run(claim, shrink=True)
     assert shrunk.verdict == "falsified" and shrunk.setting == {"x": 50}
     assert len(calls) == len(set(calls))
+
+
+_DRAWS_AROUND_AN_IMPORT = '''
+import importlib, json, sys
+from hypothesis import given, settings, strategies as st
+from resclaims import registry
+from resclaims.claim import Claim, Judgement
+from resclaims.engine import run
+
+DRAWN = st.integers(0, 10 ** 6)
+
+
+def plain():
+    """The same strategy searched by Hypothesis without resclaims' engine."""
+    seen = []
+    def collect(x):
+        seen.append(x)
+    settings(max_examples=300, derandomize=True, database=None)(given(DRAWN)(collect))()
+    return seen
+
+
+def engine():
+    seen = []
+    def check(setting, subject, ctx):
+        seen.append(setting["x"])
+        return {}
+    claim = Claim(**{**registry.get("zhang2019.forward_stable").__dict__, "id": "test.draws", "check": check,
+                     "examples": (), "search": {"ci": 300}, "settings": lambda scale, subject: st.fixed_dictionaries({"x": DRAWN}),
+                     "judge": lambda setting, ev, ctx: Judgement(True, 1.0, "judged")})
+    run(claim, profile="ci", shrink=False)
+    return seen
+
+
+before = plain(), engine()
+sys.path.insert(0, sys.argv[1])
+importlib.import_module("project_constants")
+after = plain(), engine()
+print(json.dumps({"plain": before[0] != after[0], "engine": before[1] != after[1]}))
+'''
+
+
+def test_draws_do_not_depend_on_the_modules_a_process_imported(tmp_path: Path) -> None:
+    """Hypothesis draws some values from constants in the source of the project modules a
+    process has imported; a search's settings must not change when a user's model module
+    gains a constant, or when a pytest worker happens to have imported another module first.
+    In a fresh process: the same derandomized search before and after importing a module full
+    of constants (plain Hypothesis, as the precondition that shows the effect; then the engine)."""
+    (tmp_path / "project_constants.py").write_text(
+        "VALUES = (" + ", ".join(str(7919 * k + 13) for k in range(1, 120)) + ")\n")
+    proc = subprocess.run([sys.executable, "-c", _DRAWS_AROUND_AN_IMPORT, str(tmp_path)], capture_output=True,
+                          text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    changed = json.loads(proc.stdout.strip().splitlines()[-1])
+    if not changed["plain"]:
+        pytest.skip("this Hypothesis draws no constants from local modules")
+    assert not changed["engine"]

@@ -26,6 +26,7 @@ from hypothesis import settings as hsettings
 from resclaims import recording, registry
 from resclaims.costs import Costs, measure, phase
 from resclaims.claim import Claim, Context, Discarded, Evidence, Judgement, OutsideHypotheses, Setting
+from resclaims.constant_pool import pinned_constants
 from resclaims.family import Subject, SubjectError
 from resclaims.profiles import Profile, resolve
 
@@ -241,7 +242,8 @@ def _search(claim: Claim, subject: Subject, prof: Profile, ctx: Context, shrink:
     if seed is not None:
         test = hypothesis.seed(seed)(test)
     try:
-        test()
+        with pinned_constants():  # draws independent of the modules this process imported
+            test()
     except _Falsified as f:
         return _result(claim, subject.name, prof, f.setting, f.evidence, f.judgement, count[0], discarded, margins)
     except Exception as exc:

@@ -28,9 +28,9 @@ plan agrees with the search for its first 15 settings only; planned whole, a tho
 sweep spent 196 s in tasks for 107 s of search and took 2.1x the in-process wall at
 1 worker).  There each claim's whole search, shrinking included, is one task
 (``_search_task``, the in-process ``run`` on a worker with the driver's seed), and
-claims run side by side.  Such a search is not bit-for-bit the driver's: Hypothesis
-sometimes draws constants collected from the project modules a process has imported,
-and a worker imports fewer (same verdicts seen; the README's known limitation).
+claims run side by side.  Its draws are the driver's: the engine pins Hypothesis' pool of
+constants from local modules (:mod:`resclaims.constant_pool`), which a worker, importing
+fewer modules than the driver, would otherwise fill differently.
 """
 from __future__ import annotations
 

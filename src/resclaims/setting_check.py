@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, Phase, Verbosity, given
 from hypothesis import settings as hsettings
 
 from resclaims.claim import Claim, Scale, Setting
+from resclaims.constant_pool import pinned_constants
 from resclaims.family import Subject
 
 DRAWS = 8
@@ -36,7 +37,8 @@ def example_settings(claim: Claim, subject: Subject, scale: Scale, draws: int = 
     def collect(setting: Setting) -> None:
         drawn.append(dict(setting))
 
-    collect()
+    with pinned_constants():
+        collect()
     return drawn + [dict(e) for e in claim.examples]
 
 
