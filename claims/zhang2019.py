@@ -407,8 +407,7 @@ def _gd_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:
     dead = train.block_gradients(ens, lambda: train.squared_loss(ens, ens.x, y)).dead
     rates, fits, final, curves = {}, {}, {}, {}
     for depth, (ens, y) in runs.items():
-        traj = train.gradient_descent(lambda: train.squared_loss(ens, ens.x, y), ens.trained_parameters(),
-                                      lr, GD_STEPS)
+        traj = train.ensemble_descent(ens, lambda e: train.squared_loss(e, e.x, y), lr, GD_STEPS)
         rates[depth], fits[depth] = _log_loss_rate(traj.losses)
         final[depth] = float((traj.losses[-1] / traj.losses[0]).median())
         curves[depth] = (traj.losses / traj.losses[0]).median(dim=1).values.tolist()
@@ -500,7 +499,7 @@ def _trains_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:
             dead = train.block_gradients(ens, loss).dead
         top = float(train.ntk_top_eigenvalue(ens, x, seed=setting["seed"], centered=True).max())
         lrs[d] = TRAIN_SAMPLES / top if 0 < top < math.inf else 0.0  # eta * top Hessian eigenvalue <= 1/2
-        traj = train.gradient_descent(loss, ens.trained_parameters(), lrs[d], TRAIN_STEPS)
+        traj = train.ensemble_descent(ens, lambda e: train.cross_entropy(e, x, labels), lrs[d], TRAIN_STEPS)
         reduction[d] = (traj.losses[0].double().log() - traj.losses[-1].double().log()).tolist()
         curves[d] = (traj.losses.double() / traj.losses[0].double()).median(dim=1).values.tolist()
         del ens

@@ -160,3 +160,54 @@ def test_a_tau_registered_in_every_block_is_one_shared_parameter() -> None:
     assert not ens.batched
     assert len(ens.shared_parameters()) == 2  # one tau per model
     assert all(len(ens.block_parameters(l)) == 2 for l in range(3))  # each block's own weight, per model
+
+
+@pytest.fixture
+def restore_threads():
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def _per_seed_runs(subject, arch: dict, seeds: tuple[int, ...], lr: float, loss_scale=None):
+    """The NTK's top eigenvalue, a GD trajectory and the trained tensors after it, on one
+    thread (one run over every seed) and on two (the seeds in two chunks side by side)."""
+    y = data.gaussian_targets(5, 2, 1)
+    runs = []
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        ens, x = _ensemble(subject, seeds=seeds, **arch)
+        top = train.ntk_top_eigenvalue(ens, x, iterations=5, seed=3)
+
+        def loss(e: Ensemble) -> torch.Tensor:
+            scale = 1.0 if loss_scale is None else torch.tensor([loss_scale(s) for s in e.seeds], dtype=x.dtype)
+            return scale * train.squared_loss(e, e.x, y)
+        traj = train.ensemble_descent(ens, loss, lr, 12)
+        assert torch.get_num_threads() == threads  # restored after the threads
+        runs.append((top, traj.losses, [p.clone() for p in ens.trained_parameters()]))
+    return runs
+
+
+@pytest.mark.parametrize("subject, arch", [(REFERENCE, {}), (REFERENCE, CONV), (NORM_MUTANT, {})],
+                         ids=["mlp", "conv", "loop-path"])
+def test_seed_chunks_side_by_side_give_the_bits_of_one_run(subject, arch: dict, restore_threads) -> None:
+    """Seeds split over two threads (one intra-op thread each) give, bit for bit, what one
+    run over every seed gives, and GD moves the whole ensemble's parameters."""
+    (top1, losses1, params1), (top2, losses2, params2) = _per_seed_runs(subject, arch, (1, 2, 3, 4, 5), 0.01)
+    assert torch.equal(top1, top2) and torch.equal(losses1, losses2) and losses1.shape == (13, 5)
+    assert all(torch.equal(a, b) for a, b in zip(params1, params2))
+    assert not torch.equal(losses1[0], losses1[-1])
+
+
+@pytest.mark.parametrize("diverging", [(1, 2), (1, 2, 3, 4)], ids=["one-chunk", "every-seed"])
+def test_a_chunk_whose_seeds_all_diverge_stops_as_a_whole_run_does(diverging: tuple[int, ...],
+                                                                     restore_threads) -> None:
+    """A chunk stops once all its seeds diverged; its later losses are NaN where one run
+    records them non-finite, and the trajectory ends where one run's would (every seed
+    diverged: early)."""
+    (_, one, _), (_, chunked, _) = _per_seed_runs(REFERENCE, {}, (1, 2, 3, 4), 1.0,
+                                                  lambda s: 1e150 if s in diverging else 1.0)
+    assert one.shape == chunked.shape
+    assert torch.equal(torch.isfinite(one), torch.isfinite(chunked)) and not torch.isfinite(one[-1, 0])
+    assert torch.equal(one[torch.isfinite(one)], chunked[torch.isfinite(chunked)])
+    assert (one.shape[0] < 13) == (len(diverging) == 4)

@@ -23,6 +23,7 @@ with a vmapped module call, once it has agreed with the vmapped call on the prob
 """
 from __future__ import annotations
 
+import copy
 import ctypes
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -386,6 +387,33 @@ class Ensemble:
         per_model = len(grads) // self.size
         return torch.stack([sum(g.double().pow(2).sum() for g in grads[s * per_model:(s + 1) * per_model])
                             for s in range(self.size)])
+
+    def chunks(self, count: int) -> list["Ensemble"]:
+        """The seeds split into ``count`` contiguous chunks (sizes differing by at most one),
+        each an ensemble over the same storage: the stacked tensors are sliced, not copied,
+        so GD on a chunk moves the whole ensemble's parameters (chunks may run at once:
+        their slices are disjoint).  Each batched chunk has its
+        own copy of the template module (``functional_call`` swaps a module's tensors
+        while it runs, so two threads must not share one); a loop-path chunk holds its own
+        models.  A streamed ensemble cannot be split."""
+        self._materialised("chunks")
+        bounds = [self.size * k // count for k in range(count + 1)]
+        parts = []
+        for start, stop in zip(bounds, bounds[1:]):
+            part = copy.copy(self)
+            part.seeds = self.seeds[start:stop]
+            if self.batched:
+                # ``.data``: the same storage under a version counter of the chunk's own, so an
+                # in-place GD step on one chunk does not invalidate another chunk's saved graph
+                part.params = {n: p.data[start:stop] for n, p in self.params.items()}
+                part.buffers = {n: b.data[start:stop] for n, b in self.buffers.items()}
+                template = copy.deepcopy(self._template)
+                part.models = [template]
+                part._index(template)
+            else:
+                part.models, part._owned = self.models[start:stop], self._owned[start:stop]
+            parts.append(part)
+        return parts
 
     def requires_grad_(self, flag: bool) -> None:
         """Mark every parameter (stacked or per model) as trainable or not."""

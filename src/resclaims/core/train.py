@@ -16,6 +16,7 @@ from torch import Tensor
 
 from resclaims.core.data import generator
 from resclaims.core.ensemble import Ensemble
+from resclaims.core.seed_threads import over_seed_chunks
 
 
 def squared_loss(ens: Ensemble, x: Tensor, y: Tensor) -> Tensor:
@@ -83,7 +84,20 @@ def ntk_top_eigenvalue(ens: Ensemble, x: Tensor, iterations: int = 20, seed: int
     over the d outputs of each sample, the only ones a softmax cross-entropy sees (its
     Hessian in the logits is diag(p) - p p^T, at most 1/2, and zero along constants).
     Power iteration on K v = J (J^T v), with J^T v one VJP and J u the derivative of the
-    linear map v -> J^T v (double VJP): reverse mode only."""
+    linear map v -> J^T v (double VJP): reverse mode only.  Seeds run in chunks side by
+    side (:func:`resclaims.core.seed_threads.over_seed_chunks`); each chunk starts from its
+    rows of one draw for the whole ensemble, so the result does not depend on the chunks."""
+
+    def chunk(part: Ensemble, rows: slice) -> Tensor:
+        def start(shape: torch.Size, dtype: torch.dtype) -> Tensor:
+            return torch.randn((ens.size, *shape[1:]), generator=generator(seed), dtype=dtype)[rows]
+        return _ntk_power(part, x, iterations, centered, start)
+    return over_seed_chunks(ens, chunk)
+
+
+def _ntk_power(ens: Ensemble, x: Tensor, iterations: int, centered: bool,
+               start: Callable[[torch.Size, torch.dtype], Tensor]) -> Tensor:
+    """Power iteration of ``ntk_top_eigenvalue`` from v_0 = start(shape of the outputs, their dtype)."""
     params = ens.trained_parameters()
     for p in params:
         p.requires_grad_(True)
@@ -95,8 +109,7 @@ def ntk_top_eigenvalue(ens: Ensemble, x: Tensor, iterations: int = 20, seed: int
         jt_probe = torch.autograd.grad(out, params, probe, create_graph=True, allow_unused=True,
                                        materialize_grads=True)
         live = [i for i, g in enumerate(jt_probe) if g.requires_grad]
-        gen = generator(seed)
-        v = torch.randn(out.shape, generator=gen, dtype=out.dtype).to(out.device)
+        v = start(out.shape, out.dtype).to(out.device)
         lam = torch.zeros(out.shape[0], dtype=torch.float64, device=out.device)
         for _ in range(iterations):
             if centered:
@@ -187,3 +200,21 @@ def gradient_descent(loss: Callable[[], Tensor | tuple[Tensor, Sequence[Tensor]]
         for p in params:
             p.requires_grad_(False)
     return Trajectory(torch.stack(losses))
+
+
+def ensemble_descent(ens: Ensemble, loss_of: Callable[[Ensemble], Tensor], lr: float, steps: int) -> Trajectory:
+    """:func:`gradient_descent` of ``loss_of(e)`` (per-seed losses (S,) of ensemble e) on
+    ``ens``'s trained tensors, its seeds in chunks side by side
+    (:func:`resclaims.core.seed_threads.over_seed_chunks`): per seed, the steps of one run
+    over all seeds.  A chunk whose seeds have all diverged stops early, as a whole run does
+    once every seed has; its missing rows are NaN (a diverged seed's loss one step later,
+    inf - inf), and the trajectory ends where the longest chunk ended."""
+    lengths: list[int] = []
+
+    def run(part: Ensemble, rows: slice) -> Tensor:
+        losses = gradient_descent(lambda: loss_of(part), part.trained_parameters(), lr, steps).losses
+        lengths.append(losses.shape[0])
+        missing = steps + 1 - losses.shape[0]
+        return torch.cat([losses, losses.new_full((missing, losses.shape[1]), float("nan"))]) if missing else losses
+    losses = over_seed_chunks(ens, run, dim=1)
+    return Trajectory(losses[:max(lengths)])
