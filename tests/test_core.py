@@ -200,14 +200,27 @@ def test_seed_chunks_side_by_side_give_the_bits_of_one_run(subject, arch: dict, 
 
 
 @pytest.mark.parametrize("diverging", [(1, 2), (1, 2, 3, 4)], ids=["one-chunk", "every-seed"])
-def test_a_chunk_whose_seeds_all_diverge_stops_as_a_whole_run_does(diverging: tuple[int, ...],
-                                                                     restore_threads) -> None:
-    """A chunk stops once all its seeds diverged; its later losses are NaN where one run
-    records them non-finite, and the trajectory ends where one run's would (every seed
-    diverged: early)."""
+def test_chunks_stop_when_one_run_would(diverging: tuple[int, ...], restore_threads) -> None:
+    """Seeds that diverge in one chunk do not stop it while the other chunk's seeds still
+    train (one run over all seeds would go on: the same inf and NaN losses after), and when
+    every seed has diverged every chunk stops at the step one run stops."""
     (_, one, _), (_, chunked, _) = _per_seed_runs(REFERENCE, {}, (1, 2, 3, 4), 1.0,
                                                   lambda s: 1e150 if s in diverging else 1.0)
-    assert one.shape == chunked.shape
-    assert torch.equal(torch.isfinite(one), torch.isfinite(chunked)) and not torch.isfinite(one[-1, 0])
-    assert torch.equal(one[torch.isfinite(one)], chunked[torch.isfinite(chunked)])
-    assert (one.shape[0] < 13) == (len(diverging) == 4)
+    torch.testing.assert_close(chunked, one, rtol=0, atol=0, equal_nan=True)
+    assert not torch.isfinite(one[-1, 0]) and (one.shape[0] < 13) == (len(diverging) == 4)
+
+
+def test_an_error_in_one_chunk_stops_the_others_and_is_raised(restore_threads) -> None:
+    torch.set_num_threads(2)
+    ens, x = _ensemble(seeds=(1, 2, 3, 4))
+    y = data.gaussian_targets(5, 2, 1)
+    calls = []
+
+    def loss(e: Ensemble) -> torch.Tensor:
+        calls.append(e.seeds[0])
+        if e.seeds[0] == 3 and len(calls) > 6:
+            raise FloatingPointError("the model blew up")
+        return train.squared_loss(e, e.x, y)
+    with pytest.raises(FloatingPointError, match="blew up"):
+        train.ensemble_descent(ens, loss, 0.01, 1000)
+    assert len(calls) < 20 and torch.get_num_threads() == 2  # the other chunk stopped at its next step

@@ -20,30 +20,42 @@ own global constants (0, 1, -1, boundaries, NaN) stay: they are fixed by its ver
 """
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 from typing import Iterator
+
+_LOCK = threading.Lock()
+_DEPTH = [0]  # searches inside pinned_constants now (nested, or in other threads)
+_SAVED: list = []  # Hypothesis' own function, while pinned
 
 
 @contextmanager
 def pinned_constants() -> Iterator[None]:
     """Within the block, Hypothesis draws no constants from local modules.  A no-op on a
-    Hypothesis that has no such pool.  Not for concurrent Hypothesis runs in other threads
-    of the process (the pool is process-wide)."""
+    Hypothesis that has no such pool.  Re-entrant and thread-safe: the pool is
+    process-wide, so it is emptied when the first search enters and restored when the
+    last one leaves."""
     try:
         from hypothesis.internal.conjecture import providers
     except ImportError:  # pragma: no cover - a Hypothesis without the providers module
         yield
         return
-    local = getattr(providers, "_get_local_constants", None)
     cache = getattr(providers, "CONSTANTS_CACHE", None)
-    if local is None or cache is None or not hasattr(providers, "Constants"):
+    if not hasattr(providers, "_get_local_constants") or cache is None or not hasattr(providers, "Constants"):
         yield
         return
-    empty = providers.Constants()
-    providers._get_local_constants = lambda: empty
-    cache.cache.clear()  # filtered pools computed with the local constants are keyed by choice only
+    with _LOCK:
+        if _DEPTH[0] == 0:
+            empty = providers.Constants()
+            _SAVED[:] = [providers._get_local_constants]
+            providers._get_local_constants = lambda: empty
+        _DEPTH[0] += 1
+    cache.cache.clear()  # per thread: filtered pools computed with the local constants are keyed by choice only
     try:
         yield
     finally:
-        providers._get_local_constants = local
         cache.cache.clear()
+        with _LOCK:
+            _DEPTH[0] -= 1
+            if _DEPTH[0] == 0:
+                providers._get_local_constants = _SAVED.pop()

@@ -397,6 +397,8 @@ class Ensemble:
         while it runs, so two threads must not share one); a loop-path chunk holds its own
         models.  A streamed ensemble cannot be split."""
         self._materialised("chunks")
+        if not 1 <= count <= self.size:
+            raise ValueError(f"chunks: {count} chunks of {self.size} seeds")
         bounds = [self.size * k // count for k in range(count + 1)]
         parts = []
         for start, stop in zip(bounds, bounds[1:]):

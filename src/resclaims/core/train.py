@@ -16,7 +16,7 @@ from torch import Tensor
 
 from resclaims.core.data import generator
 from resclaims.core.ensemble import Ensemble
-from resclaims.core.seed_threads import over_seed_chunks
+from resclaims.core.seed_threads import Chunk, over_seed_chunks
 
 
 def squared_loss(ens: Ensemble, x: Tensor, y: Tensor) -> Tensor:
@@ -88,9 +88,9 @@ def ntk_top_eigenvalue(ens: Ensemble, x: Tensor, iterations: int = 20, seed: int
     side (:func:`resclaims.core.seed_threads.over_seed_chunks`); each chunk starts from its
     rows of one draw for the whole ensemble, so the result does not depend on the chunks."""
 
-    def chunk(part: Ensemble, rows: slice) -> Tensor:
+    def chunk(part: Ensemble, place: Chunk) -> Tensor:
         def start(shape: torch.Size, dtype: torch.dtype) -> Tensor:
-            return torch.randn((ens.size, *shape[1:]), generator=generator(seed), dtype=dtype)[rows]
+            return torch.randn((ens.size, *shape[1:]), generator=generator(seed), dtype=dtype)[place.rows]
         return _ntk_power(part, x, iterations, centered, start)
     return over_seed_chunks(ens, chunk)
 
@@ -169,13 +169,16 @@ class Trajectory:
 
 
 def gradient_descent(loss: Callable[[], Tensor | tuple[Tensor, Sequence[Tensor]]], params: Sequence[Tensor],
-                     lr: float | Sequence[float], steps: int, stop_below: Tensor | None = None) -> Trajectory:
+                     lr: float | Sequence[float], steps: int, stop_below: Tensor | None = None,
+                     agree: Callable[[bool], bool] | None = None) -> Trajectory:
     """``steps`` steps of theta <- theta - lr grad_theta F_s for every seed at once, where
     ``loss()`` returns the per-seed losses (S,) and ``params`` are the trained tensors;
     a ``loss()`` that returns (losses, gradients) supplies its own gradients of
     sum_s F_s (a closed form) and autograd is not used.  ``lr``: one step size, or one
     per tensor (layer-wise step sizes).  Stops early once every seed's loss is
-    non-finite (diverged), or is at most its entry of ``stop_below`` (S,) when given."""
+    non-finite (diverged), or is at most its entry of ``stop_below`` (S,) when given.
+    ``agree``: the early-stop decision shared with runs on the other seeds
+    (``Chunk.all``), asked once per step."""
     rates = [float(lr)] * len(params) if isinstance(lr, (int, float)) else [float(r) for r in lr]
     if len(rates) != len(params):
         raise ValueError(f"gradient_descent: {len(rates)} step sizes for {len(params)} tensors")
@@ -188,9 +191,11 @@ def gradient_descent(loss: Callable[[], Tensor | tuple[Tensor, Sequence[Tensor]]
             out = loss()
             value, own = out if isinstance(out, tuple) else (out, None)
             losses.append(value.detach())
-            if step == steps or not bool(torch.isfinite(value).any()):
-                break
-            if stop_below is not None and bool((value.detach() <= stop_below).all()):
+            done = not bool(torch.isfinite(value).any()) or (
+                stop_below is not None and bool((value.detach() <= stop_below).all()))
+            if agree is not None:
+                done = agree(done)
+            if step == steps or done:
                 break
             grads = gradients(value.sum(), params) if own is None else own
             with torch.no_grad():
@@ -205,16 +210,8 @@ def gradient_descent(loss: Callable[[], Tensor | tuple[Tensor, Sequence[Tensor]]
 def ensemble_descent(ens: Ensemble, loss_of: Callable[[Ensemble], Tensor], lr: float, steps: int) -> Trajectory:
     """:func:`gradient_descent` of ``loss_of(e)`` (per-seed losses (S,) of ensemble e) on
     ``ens``'s trained tensors, its seeds in chunks side by side
-    (:func:`resclaims.core.seed_threads.over_seed_chunks`): per seed, the steps of one run
-    over all seeds.  A chunk whose seeds have all diverged stops early, as a whole run does
-    once every seed has; its missing rows are NaN (a diverged seed's loss one step later,
-    inf - inf), and the trajectory ends where the longest chunk ended."""
-    lengths: list[int] = []
-
-    def run(part: Ensemble, rows: slice) -> Tensor:
-        losses = gradient_descent(lambda: loss_of(part), part.trained_parameters(), lr, steps).losses
-        lengths.append(losses.shape[0])
-        missing = steps + 1 - losses.shape[0]
-        return torch.cat([losses, losses.new_full((missing, losses.shape[1]), float("nan"))]) if missing else losses
-    losses = over_seed_chunks(ens, run, dim=1)
-    return Trajectory(losses[:max(lengths)])
+    (:func:`resclaims.core.seed_threads.over_seed_chunks`), the chunks agreeing on when to
+    stop: the trajectory of one run over all seeds, bit for bit."""
+    def run(part: Ensemble, chunk: Chunk) -> Tensor:
+        return gradient_descent(lambda: loss_of(part), part.trained_parameters(), lr, steps, agree=chunk.all).losses
+    return Trajectory(over_seed_chunks(ens, run, dim=1))
