@@ -311,6 +311,8 @@ from hypothesis import given, settings, strategies as st
 from resclaims import registry
 from resclaims.claim import Claim, Judgement
 from resclaims.engine import run
+from resclaims.profiles import resolve
+from resclaims.setting_check import example_settings
 
 DRAWN = st.integers(0, 10 ** 6)
 
@@ -333,7 +335,8 @@ def engine():
                      "examples": (), "search": {"ci": 300}, "settings": lambda scale, subject: st.fixed_dictionaries({"x": DRAWN}),
                      "judge": lambda setting, ev, ctx: Judgement(True, 1.0, "judged")})
     run(claim, profile="ci", shrink=False)
-    return seen
+    checked = example_settings(claim, registry.reference(claim.family), resolve("ci").scale, draws=300)
+    return seen, [e["x"] for e in checked]
 
 
 before = plain(), engine()
@@ -349,7 +352,8 @@ def test_draws_do_not_depend_on_the_modules_a_process_imported(tmp_path: Path) -
     process has imported; a search's settings must not change when a user's model module
     gains a constant, or when a pytest worker happens to have imported another module first.
     In a fresh process: the same derandomized search before and after importing a module full
-    of constants (plain Hypothesis, as the precondition that shows the effect; then the engine)."""
+    of constants (plain Hypothesis, as the precondition that shows the effect; then the
+    engine's search and the draws that check a ``--setting``)."""
     (tmp_path / "project_constants.py").write_text(
         "VALUES = (" + ", ".join(str(7919 * k + 13) for k in range(1, 120)) + ")\n")
     proc = subprocess.run([sys.executable, "-c", _DRAWS_AROUND_AN_IMPORT, str(tmp_path)], capture_output=True,
