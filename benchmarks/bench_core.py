@@ -107,6 +107,31 @@ class GradientDescent:
                                self.ens.trained_parameters(), 0.2 / (64 * 8), 150)
 
 
+class SeedChunks:
+    """20 GD steps of 16 seeds of a narrow conv ResNet (L = 64, branch depth 2, 4
+    channels, 4x4 images, fp64; gd_depth_free's conv draw at ci), on 2 torch threads:
+    one run over all seeds against the seeds in chunks side by side
+    (``train.ensemble_descent``), measured in the same run; 1 thread is the baseline the
+    chunks replace."""
+
+    params = ["one run, 1 thread", "one run, 2 threads", "chunks, 2 threads"]
+    param_names = ["mode"]
+    timeout = 600
+
+    def setup(self, mode: str) -> None:
+        torch.set_num_threads(1 if mode.endswith("1 thread") else 2)
+        arch = {"block": "conv", "branch_depth": 2, "input": "image", "stages": 2, "image": 4}
+        self.ens, self.x = _ensemble(64, 4, 1 / 8, 16, **arch)
+        self.y = data.gaussian_targets(8, 1, 1)
+
+    def time_gd_20_steps(self, mode: str) -> None:
+        loss = lambda e: train.squared_loss(e, e.x, self.y)  # noqa: E731
+        if mode.startswith("chunks"):
+            train.ensemble_descent(self.ens, loss, 1e-3, 20)
+        else:
+            train.gradient_descent(lambda: loss(self.ens), self.ens.trained_parameters(), 1e-3, 20)
+
+
 class Conformance:
     """Theory-conformance figures at fixed seeds (deterministic, so one sample each)."""
 

@@ -2,10 +2,10 @@
 
 The models of a claim's ensemble are small: a GD step on 16 seeds of a narrow conv
 ResNet is thousands of kernels of microseconds each, which torch's intra-op threads
-cannot share (measured on 2 cores: 20 GD steps of 16 seeds, 64 conv blocks of 4
-channels, fp64, took 6.3 s with 2 intra-op threads and 5.9 s with 1).  The seeds share
-no parameters, so the work splits by seed: ``k`` chunks of S/k seeds, one thread each
-with one intra-op thread, use k cores (the same steps: 3.4 s as 2 chunks on 2 cores,
+cannot share (asv ``bench_core.SeedChunks`` on 2 cores: 20 GD steps of 16 seeds, 64 conv
+blocks of 4 channels, fp64, took 4.83 s with 2 intra-op threads and 5.02 s with 1).  The
+seeds share no parameters, so the work splits by seed: ``k`` chunks of S/k seeds, one
+thread each with one intra-op thread, use k cores (the same steps: 3.34 s as 2 chunks,
 bit-identical losses).  Torch kernels release the GIL; what the threads share is only
 the Python dispatch between kernels.  CPU only: on a GPU the kernels of all seeds
 already run as one launch, and threads would only add streams' worth of handles.
