@@ -392,10 +392,10 @@ class Ensemble:
         """The seeds split into ``count`` contiguous chunks (sizes differing by at most one),
         each an ensemble over the same storage: the stacked tensors are sliced, not copied,
         so GD on a chunk moves the whole ensemble's parameters (chunks may run at once:
-        their slices are disjoint).  Each batched chunk has its
-        own copy of the template module (``functional_call`` swaps a module's tensors
-        while it runs, so two threads must not share one); a loop-path chunk holds its own
-        models.  A streamed ensemble cannot be split."""
+        their slices are disjoint).  Each batched chunk has its own copy of the template
+        module (``functional_call`` swaps a module's tensors while it runs, so two threads
+        must not share one); a loop-path chunk holds its own models.  A streamed ensemble
+        cannot be split."""
         self._materialised("chunks")
         if not 1 <= count <= self.size:
             raise ValueError(f"chunks: {count} chunks of {self.size} seeds")
