@@ -494,12 +494,12 @@ def _trains_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:
         x = ens.x
         if labels is None:
             labels = _teacher_labels(subject, setting, ctx, d, x, classes)
-        loss = lambda: train.cross_entropy(ens, x, labels)  # noqa: E731
+        loss = lambda e: train.cross_entropy(e, x, labels)  # noqa: E731
         if dead is None:
-            dead = train.block_gradients(ens, loss).dead
+            dead = train.block_gradients(ens, lambda: loss(ens)).dead
         top = float(train.ntk_top_eigenvalue(ens, x, seed=setting["seed"], centered=True).max())
         lrs[d] = TRAIN_SAMPLES / top if 0 < top < math.inf else 0.0  # eta * top Hessian eigenvalue <= 1/2
-        traj = train.ensemble_descent(ens, lambda e: train.cross_entropy(e, x, labels), lrs[d], TRAIN_STEPS)
+        traj = train.ensemble_descent(ens, loss, lrs[d], TRAIN_STEPS)
         reduction[d] = (traj.losses[0].double().log() - traj.losses[-1].double().log()).tolist()
         curves[d] = (traj.losses.double() / traj.losses[0].double()).median(dim=1).values.tolist()
         del ens

@@ -17,8 +17,9 @@ Hypothesis' generate phase draws the same settings whatever their evidence, so
    the cluster too).
 
 The verdicts, counterexamples and margins are therefore those of the in-process run by
-construction (profiles that do not target: ``ci``, ``dev``).  The settings of all claims are planned and submitted up front; claims
-are judged in order while the cluster works ahead.  Every finished setting is appended
+construction (profiles that do not target: ``ci``, ``dev``).  The settings of all claims
+are planned and submitted up front; claims are judged in order while the cluster works
+ahead.  Every finished setting is appended
 to a sidecar file (``RESULTS.json.evidence``, one JSON line per setting with its pickled
 outcome) as it arrives; ``--resume`` loads it, and the settings in it are not sent again.
 
