@@ -377,7 +377,7 @@ gradient_scale = Claim(
 GD_DEPTHS = (4, 16, 64)
 GD_STEPS = 150
 GD_SAMPLES = 8
-GD_STEP = 0.5  # eta lambda_max <= 1/2 at the estimate: stable (< 2) if power iteration is off by < 4x
+GD_STEP = 0.5  # eta lambda_max = 1/2, lambda_max exact (GD_SAMPLES outputs: the Gram is assembled)
 GD_SPACE = Space(conv_stages=(2, 3))  # see the claim's thresholds: one-stage conv measures no rate
 
 

@@ -83,10 +83,20 @@ def ntk_top_eigenvalue(ens: Ensemble, x: Tensor, iterations: int = 20, seed: int
     eta < 2 / lambda_max.  ``centered`` restricts K to output directions with zero mean
     over the d outputs of each sample, the only ones a softmax cross-entropy sees (its
     Hessian in the logits is diag(p) - p p^T, at most 1/2, and zero along constants).
-    Power iteration on K v = J (J^T v), with J^T v one VJP and J u the derivative of the
-    linear map v -> J^T v (double VJP): reverse mode only.  Seeds run in chunks side by
-    side (:func:`resclaims.core.seed_threads.over_seed_chunks`); each chunk starts from its
-    rows of one draw for the whole ensemble, so the result does not depend on the chunks."""
+    K v = J (J^T v) costs one VJP (J^T v) and one double VJP (J u as the derivative of the
+    linear map v -> J^T v): reverse mode only.  With n d outputs per seed (n inputs, d
+    outputs each):
+
+    * n d <= ``iterations``: K_s is assembled column by column, K e_j for the n d unit
+      vectors e_j (all seeds at once), and lambda_max is exact (``eigvalsh``, of C K C
+      with C the centring when ``centered``), at n d of the power iteration's
+      ``iterations`` products;
+    * otherwise power iteration from a Gaussian start drawn from ``seed``: the Rayleigh
+      quotient v^T K v of the last iterate, a lower bound that converges to lambda_max.
+
+    Seeds run in chunks side by side (:func:`resclaims.core.seed_threads.over_seed_chunks`);
+    each chunk starts from its rows of one draw for the whole ensemble, so the result does
+    not depend on the chunks."""
 
     def chunk(part: Ensemble, place: Chunk) -> Tensor:
         def start(shape: torch.Size, dtype: torch.dtype) -> Tensor:
@@ -109,16 +119,22 @@ def _ntk_power(ens: Ensemble, x: Tensor, iterations: int, centered: bool,
         jt_probe = torch.autograd.grad(out, params, probe, create_graph=True, allow_unused=True,
                                        materialize_grads=True)
         live = [i for i, g in enumerate(jt_probe) if g.requires_grad]
+
+        def gram_times(v: Tensor) -> Tensor:
+            jt_v = torch.autograd.grad(out, params, v, retain_graph=True, allow_unused=True,
+                                       materialize_grads=True)
+            return torch.autograd.grad([jt_probe[i] for i in live], probe, [jt_v[i] for i in live],
+                                       retain_graph=True, allow_unused=True, materialize_grads=True)[0]
+        size = out[0].numel()
+        if size <= iterations:
+            return _exact_top(gram_times, out, centered)
         v = start(out.shape, out.dtype).to(out.device)
         lam = torch.zeros(out.shape[0], dtype=torch.float64, device=out.device)
         for _ in range(iterations):
             if centered:
                 v = v - v.mean(dim=-1, keepdim=True)
             v = v / v.flatten(1).norm(dim=1).clamp_min(1e-300).view(-1, *[1] * (v.dim() - 1))
-            jt_v = torch.autograd.grad(out, params, v, retain_graph=True, allow_unused=True,
-                                       materialize_grads=True)
-            kv = torch.autograd.grad([jt_probe[i] for i in live], probe, [jt_v[i] for i in live],
-                                     retain_graph=True, allow_unused=True, materialize_grads=True)[0]
+            kv = gram_times(v)
             if centered:
                 kv = kv - kv.mean(dim=-1, keepdim=True)
             lam = (kv * v).flatten(1).sum(1).double()
@@ -127,6 +143,26 @@ def _ntk_power(ens: Ensemble, x: Tensor, iterations: int, centered: bool,
         for p in params:
             p.requires_grad_(False)
     return lam.detach()
+
+
+def _exact_top(gram_times: Callable[[Tensor], Tensor], out: Tensor, centered: bool) -> Tensor:
+    """lambda_max of every seed's Gram K_s (n d x n d, columns K e_j from ``gram_times`` on
+    the outputs' unit vectors, all seeds at once), or of C K_s C for the centring C of each
+    input's d outputs when ``centered``; ``eigvalsh`` in float64."""
+    seeds, size = out.shape[0], out[0].numel()
+    columns = []
+    for j in range(size):
+        e = torch.zeros(seeds, size, dtype=out.dtype, device=out.device)
+        e[:, j] = 1
+        columns.append(gram_times(e.view_as(out)).reshape(seeds, size))
+    gram = torch.stack(columns, dim=-1).double()
+    gram = (gram + gram.transpose(1, 2)) / 2  # symmetric to roundoff: K_ij and K_ji sum in different orders
+    if centered:
+        d = out.shape[-1]
+        centre = torch.eye(size, dtype=torch.float64, device=out.device) - torch.block_diag(
+            *[torch.full((d, d), 1 / d, dtype=torch.float64, device=out.device)] * (size // d))
+        gram = centre @ gram @ centre
+    return torch.linalg.eigvalsh(gram)[:, -1]
 
 
 @dataclass(frozen=True)
