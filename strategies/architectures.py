@@ -10,8 +10,11 @@ widths and image sizes come from short lists; scale constants are multiples of 0
 What is drawn depends on the subject: a subject whose ``build`` takes architecture
 keywords (the reference family, its mutants and controls) gets the whole
 architecture; a user's model, whose architecture is its own, gets only depth (and
-width, if its ``build`` takes one).  Sizes are capped by the profile's ``Scale``:
-``max_params`` bounds the multiply-adds one sample costs through all blocks.
+width, if its ``build`` takes one: channels from the conv list when its blocks
+convolve, else units from the MLP list).  Sizes are capped by the profile's ``Scale``:
+``max_params`` bounds the multiply-adds one sample costs through all blocks, computed
+from the architecture keys, or measured on a user's probe model and scaled to the
+width drawn.
 """
 from __future__ import annotations
 
@@ -68,12 +71,31 @@ THEOREM = Space()
 REFERENCE = Space(block=("mlp",), branch_depth=(1,), stages=(1,), input=("vector",))
 
 
-def cost(setting: Setting, depth: int, per_block: float | None = None) -> float:
+@dataclass(frozen=True)
+class Measured:
+    """A user subject's own cost: ``per_block`` multiply-adds per sample per block of its
+    probe model, built at ``width`` (None: its ``build`` takes no width); ``conv``: its
+    blocks hold convolutions."""
+
+    per_block: float
+    width: int | None
+    conv: bool
+
+    def at(self, width: int | None) -> float:
+        """Per-block multiply-adds at ``width``: a layer's weights, and so its
+        multiply-adds (linear and convolutional alike, at the positions the subject's
+        own inputs give), grow as width^2."""
+        if self.width is None or width is None:
+            return self.per_block
+        return self.per_block * (width / self.width) ** 2
+
+
+def cost(setting: Setting, depth: int, measured: Measured | None = None) -> float:
     """Multiply-adds of one sample through ``depth`` blocks: from the architecture keys
-    (stage s has width w 2^s and, for conv, resolution image / 2^s), or ``per_block``
-    times depth for a subject whose architecture is its own."""
-    if per_block is not None:
-        return depth * per_block
+    (stage s has width w 2^s and, for conv, resolution image / 2^s), or from a subject's
+    ``measured`` cost per block at the setting's width."""
+    if measured is not None:
+        return depth * measured.at(setting.get("width"))
     width, k = setting["width"], setting.get("branch_depth", 1)
     total = 0.0
     for s, size in enumerate(stage_sizes(depth, min(setting.get("stages", 1), depth))):
@@ -85,17 +107,20 @@ def cost(setting: Setting, depth: int, per_block: float | None = None) -> float:
     return total
 
 
-def block_cost(subject: Subject) -> float:
-    """Measured multiply-adds per sample per block of a subject's probe model: each
-    Linear/Conv2d inside a block costs its weight count times its output positions."""
-    model = subject.build(0, **subject.family.probe)
+def measure(subject: Subject) -> Measured:
+    """Multiply-adds per sample per block of the subject's probe model (the family's
+    probe sizes): each Linear/Conv2d inside a block costs its weight count times its
+    output positions."""
+    probe = subject.family.probe
+    model = subject.build(0, **probe)
     blocks = subject.blocks(model)
-    x = subject.inputs(model, 2, 0, in_dim=subject.family.probe.get("in_dim"))
-    total = [0.0]
+    x = subject.inputs(model, 2, 0, in_dim=probe.get("in_dim"))
+    total, conv = [0.0], [False]
 
     def count(module: torch.nn.Module, args: tuple, out: torch.Tensor) -> None:
         positions = math.prod(out.shape[2:]) if isinstance(module, torch.nn.Conv2d) else 1
         total[0] += module.weight.numel() * positions
+        conv[0] = conv[0] or isinstance(module, torch.nn.Conv2d)
     hooks = [m.register_forward_hook(count) for b in blocks for m in b.modules()
              if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d))]
     try:
@@ -104,7 +129,8 @@ def block_cost(subject: Subject) -> float:
     finally:
         for h in hooks:
             h.remove()
-    return total[0] / len(blocks)
+    width = probe.get("width") if subject.adapter.accepts("width") else None
+    return Measured(total[0] / len(blocks), width, conv[0])
 
 
 def _depths(depths: tuple[int, int]) -> list[int]:
@@ -112,18 +138,21 @@ def _depths(depths: tuple[int, int]) -> list[int]:
     return [2 ** k for k in range(lo.bit_length() - 1, hi.bit_length()) if lo <= 2 ** k <= hi]
 
 
-def _sizes(arch: dict[str, Any], subject: Subject) -> list[dict[str, Any]]:
-    """The sizes one may draw for ``arch`` (smallest first)."""
+def _sizes(arch: dict[str, Any], subject: Subject, measured: Measured | None) -> list[dict[str, Any]]:
+    """The sizes one may draw for ``arch`` (smallest first); for a user's subject that
+    takes a width, channels as for conv blocks when its blocks convolve."""
     if arch.get("block") == "conv":
         return [{"width": w, "image": i} for i in IMAGES for w in CONV_WIDTHS]
     if arch.get("input") == "image":
         return [{"width": w, "image": min(IMAGES)} for w in MLP_WIDTHS]
-    return [{"width": w} for w in MLP_WIDTHS] if subject.adapter.accepts("width") else [{}]
+    if not subject.adapter.accepts("width"):
+        return [{}]
+    return [{"width": w} for w in (CONV_WIDTHS if measured is not None and measured.conv else MLP_WIDTHS)]
 
 
 @st.composite
 def _sized(draw: Any, scale: Scale, subject: Subject, space: Space, depths: Sequence[int],
-           ladder: bool, per_block: float | None) -> Setting:
+           ladder: bool, measured: Measured | None) -> Setting:
     """An architecture (if the subject takes one) with sizes, and a depth: drawn from
     ``depths`` when not a ``ladder``, else the claim's fixed ladder.  The number of stages
     and the sizes are drawn among those whose cost at the smallest depth drawn (the
@@ -131,7 +160,7 @@ def _sized(draw: Any, scale: Scale, subject: Subject, space: Space, depths: Sequ
     need = max(depths) if ladder else min(depths)
 
     def fitting(arch: dict[str, Any]) -> list[dict[str, Any]]:
-        return [s for s in _sizes(arch, subject) if cost({**arch, **s}, need, per_block) <= scale.max_params]
+        return [s for s in _sizes(arch, subject, measured) if cost({**arch, **s}, need, measured) <= scale.max_params]
 
     arch: dict[str, Any] = {}
     if subject.adapter.accepts("block"):
@@ -142,10 +171,10 @@ def _sized(draw: Any, scale: Scale, subject: Subject, space: Space, depths: Sequ
         options = space.conv_stages if block == "conv" else space.stages
         stages = [s for s in options if fitting({**arch, "stages": s})] or [min(options)]
         arch["stages"] = draw(st.sampled_from(stages))
-    setting = {**arch, **draw(st.sampled_from(fitting(arch) or _sizes(arch, subject)[:1]))}
+    setting = {**arch, **draw(st.sampled_from(fitting(arch) or _sizes(arch, subject, measured)[:1]))}
     if not ladder:
         allowed = [d for d in depths if d <= scale.max_depth and
-                   cost(setting, d, per_block) <= scale.max_params] or [min(depths)]
+                   cost(setting, d, measured) <= scale.max_params] or [min(depths)]
         setting["depth"] = draw(st.sampled_from(allowed))
     return setting
 
@@ -161,11 +190,11 @@ def tau_settings(scale: Scale, subject: Subject, *, depths: tuple[int, int] | No
     if not choices:
         raise ValueError(f"no power of two in {depths}")
 
-    per_block = None if subject.adapter.accepts("width") else block_cost(subject)  # once, not per draw
+    measured = None if subject.adapter.accepts("block") else measure(subject)  # once, not per draw
 
     @st.composite
     def build(draw: Any) -> Setting:
-        setting = draw(_sized(scale, subject, space, choices, ladder is not None, per_block))
+        setting = draw(_sized(scale, subject, space, choices, ladder is not None, measured))
         if c is not None:
             setting["c"] = draw(constants(*c))
         setting["seed"] = draw(seeds())

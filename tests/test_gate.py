@@ -8,14 +8,17 @@ import time
 import pytest
 import torch
 
-from resclaims import costs
+from resclaims import Adapter, costs, registry
 from resclaims.cli import main
 from resclaims.core import data, sweeps
 from resclaims.core import ensemble
 from resclaims.core.ensemble import Ensemble
 from resclaims.engine import run
-from resclaims.models.zhang2019 import SUBJECTS, TauBlock
+from resclaims.models.zhang2019 import SUBJECTS, TAU_RESNET, TauBlock
 from resclaims.models.zhang2019_mutants import DetachedBranchBlock
+from resclaims.profiles import resolve
+from resclaims.setting_check import example_settings
+from resclaims.strategies.architectures import CONV_WIDTHS, MLP_WIDTHS, cost, measure
 
 REFERENCE = SUBJECTS[0]
 ARCHS = [dict(block="mlp"), dict(block="mlp", branch_depth=2, stages=3),
@@ -152,3 +155,55 @@ def test_results_carry_their_costs(tmp_path) -> None:
                  "--json", str(out)]) == 0
     saved = json.loads(out.read_text())["results"][0]["costs"]
     assert set(saved) >= {"construction_s", "evidence_s", "judgement_s", "other_s", "total_s", "peak_rss_mib"}
+
+
+class _ConvBlock(torch.nn.Module):
+    """A user's block, written without the project's names: relu(x + tau conv(relu(conv x)))."""
+
+    def __init__(self, channels: int, tau: float) -> None:
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.conv2 = torch.nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.tau = tau
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(x + self.tau * self.conv2(torch.relu(self.conv1(x))))
+
+
+def _conv_net(depth: int, tau: float, width: int = 4) -> torch.nn.Module:
+    return torch.nn.Sequential(torch.nn.Conv2d(3, width, 3, padding=1), *[_ConvBlock(width, tau) for _ in range(depth)],
+                               torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(width, 2))
+
+
+def _mlp_net(depth: int, tau: float, width: int = 4) -> torch.nn.Module:
+    blocks = [torch.nn.Linear(width, width, bias=False) for _ in range(depth)]
+    return torch.nn.Sequential(torch.nn.Linear(5, width), *blocks, torch.nn.Linear(width, 2))
+
+
+USER_CONV = Adapter(build=_conv_net, blocks=lambda m: list(m)[1:-3],
+                    inputs=lambda n, g: torch.randn(n, 3, 8, 8, generator=g))
+USER_MLP = Adapter(build=_mlp_net, blocks=lambda m: list(m)[1:-1], inputs=lambda n, g: torch.randn(n, 5, generator=g))
+
+
+def test_a_users_conv_net_taking_a_width_is_sized_by_its_measured_cost() -> None:
+    """Its width is a channel count from the conv list, and a setting's cost is the probe's
+    measured multiply-adds per block scaled by width^2 (not the MLP formula w^2 per block,
+    which once let ``backward_stable`` draw 128 channels at L = 64 for such a net: 382 s);
+    an MLP block's measured cost is the reference formula's."""
+    conv = registry.subject_for(USER_CONV, TAU_RESNET)
+    measured = measure(conv)
+    probe = TAU_RESNET.probe["width"]
+    assert measured.conv and measured.width == probe
+    assert measured.per_block == 2 * 9 * probe * probe * 8 * 8  # two 3x3 convolutions on 8 x 8 positions
+    assert measured.at(2 * probe) == 4 * measured.per_block
+    scale = resolve("ci").scale
+    for claim_id in ("zhang2019.forward_stable", "zhang2019.backward_stable", "zhang2019.gd_depth_free"):
+        claim = registry.get(claim_id)
+        for setting in example_settings(claim, conv, scale, draws=20):
+            assert setting["width"] in CONV_WIDTHS, (claim_id, setting)
+            if "depth" in setting and setting["width"] > min(CONV_WIDTHS):
+                assert cost(setting, setting["depth"], measured) <= scale.max_params, (claim_id, setting)
+    mlp = measure(registry.subject_for(USER_MLP, TAU_RESNET))
+    assert not mlp.conv and mlp.at(64) == cost({"width": 64}, 1)
+    assert {s["width"] for s in example_settings(registry.get("zhang2019.forward_stable"),
+                                                 registry.subject_for(USER_MLP, TAU_RESNET), scale)} <= set(MLP_WIDTHS)
