@@ -250,6 +250,7 @@ forward_converse = Claim(
     cost="expensive",
     examples=({"c": 0.25, "width": 64, "seed": 0, "block": "mlp", "branch_depth": 1, "stages": 1,
                "input": "vector"},),
+    examples_need=ARCH_KEYS,  # the paper's model: for subjects that take its architecture
     figure=draw.forward_converse,
 )
 

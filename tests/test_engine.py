@@ -64,6 +64,9 @@ TAU = [c for c in registry.claims().values() if c.paper == "zhang2019"]
     (["--subject", "usermodels:good"], [c.id for c in TAU if c.scope == "theorem"]),  # its family only
     (["--subject", "usermodels:good", "--scope", "all"], [c.id for c in TAU]),
     (["--subject", "usermodels:good", "--claims", "zhang2019.forward_constant"], ["zhang2019.forward_constant"]),
+    (["--subject", "usermodels:good", "--claims", "zhang2019.*"], [c.id for c in TAU if c.scope == "theorem"]),
+    (["--subject", "usermodels:good", "--claims", "zhang2019.*", "--claims", "zhang2019.forward_constant"],
+     [c.id for c in TAU if c.scope == "theorem" or c.id == "zhang2019.forward_constant"]),  # and the one named
     (["--subject", "zhang2019.no_tau"], [c.id for c in TAU]),
     ([], list(registry.claims())),
     (["--scope", "reference-conformance"],

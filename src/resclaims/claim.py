@@ -116,6 +116,10 @@ class Claim:
     ``requires``: architecture keywords the hypotheses restrict, with the values they
     allow (``{"shortcut_depth": (2,)}``); a subject that fixes another value is outside
     the theorem and the claim is ``skipped`` on it, with the reason.
+    ``examples``: settings run before the drawn ones, on every subject whose ``build``
+    takes each keyword of ``examples_need`` (an example of the paper's architecture at
+    the paper's width means nothing, or costs far more, on a model whose architecture
+    is its own: a user's conv net given 64 channels at L = 1024).
     ``search``: examples per profile name where the cost class's count is not enough (a
     deterministic claim whose rare counterexamples are worth hunting, ``{"thorough": 500}``).
     ``shares``: claims with the same non-empty value compute the same evidence for the same
@@ -140,6 +144,7 @@ class Claim:
     cost: Cost = "medium"
     budget: float = 1e-3
     examples: tuple[Setting, ...] = field(default_factory=tuple)
+    examples_need: tuple[str, ...] = ()
     requires: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
     search: Mapping[str, int] = field(default_factory=dict)
     shares: str = ""
@@ -153,6 +158,10 @@ class Claim:
                 return (f"not applicable: {self.id} is about {keyword} in {list(allowed)}; subject "
                         f"{subject.name} fixes {keyword} = {value}")
         return None
+
+    def examples_for(self, subject: Subject) -> tuple[Setting, ...]:
+        """The explicit examples to run on ``subject`` (see ``examples_need``)."""
+        return self.examples if all(subject.adapter.accepts(k) for k in self.examples_need) else ()
 
     def __post_init__(self) -> None:
         if not _ID.match(self.id):

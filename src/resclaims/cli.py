@@ -56,7 +56,8 @@ A falsified claim prints its counterexample and a command that replays it.
 Without --subject every claim runs on its paper's reference model.  With
 --subject package.module:adapter (imported from the current directory, as with
 python -m) the theorem claims of every family whose contract the adapter meets run
-on your model; add --scope all, or name claims with --claims, for the others."""
+on your model (a --claims glob such as 'zhang2019.*' keeps to them); add --scope
+all, or name claims by their exact ids, for the others."""
 
 CHECK_EPILOG = """\
 examples:
@@ -118,9 +119,10 @@ def _parser() -> argparse.ArgumentParser:
                      help="a registered subject or your own Adapter (or factory) (default: each claim's "
                           "reference)")
     chk.add_argument("--scope", choices=["theorem", "reference-conformance", "all"], default=None,
-                     help="which claims to run: theorem claims (the default for your own subject), "
-                          "reference-conformance claims (constants of the paper's exact model), or all "
-                          "(the default for registered subjects and for explicit --claims)")
+                     help="which claims to run: theorem claims (the default for your own subject, "
+                          "globs included), reference-conformance claims (constants of the paper's exact "
+                          "model), or all (the default for registered subjects and for claims named by "
+                          "their exact ids)")
     chk.add_argument("--profile", choices=sorted(PROFILES), default=None,
                      help="smoke, ci (default), dev or thorough; also $RESCLAIMS_PROFILE")
     chk.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where models run (default cpu)")
@@ -296,11 +298,15 @@ def _prepare(args: argparse.Namespace) -> tuple[Profile, list[Claim], Setting | 
     except (UnknownProfile, registry.UnknownClaim) as exc:
         raise UsageError(str(exc)) from None
     user_subject = bool(args.subject) and ":" in args.subject
-    scope = args.scope or ("theorem" if user_subject and not args.claims else "all")
-    if scope != "all":
-        claims = [c for c in claims if c.scope == scope]
+    if args.scope is None:
+        claims = registry.by_default(claims, args.claims, user_subject)
         if not claims:
-            raise UsageError(f"no {scope} claim among those selected (see `resclaims list`)")
+            raise UsageError("no theorem claim among those selected: add --scope all, or name the claims "
+                             "by their exact ids (see `resclaims list`)")
+    elif args.scope != "all":
+        claims = [c for c in claims if c.scope == args.scope]
+        if not claims:
+            raise UsageError(f"no {args.scope} claim among those selected (see `resclaims list`)")
     if args.device == "cuda":
         import torch
         if not torch.cuda.is_available():

@@ -190,7 +190,7 @@ def _search(claim: Claim, subject: Subject, prof: Profile, ctx: Context, shrink:
     falsified: list[tuple[Setting, Evidence, Judgement]] = []  # the latest setting judged to falsify the claim
     judged: dict[str, tuple[Evidence, Judgement] | str] = {}  # canonical setting -> its outcome (or discard reason)
     limit = DISCARDS_PER_EXAMPLE * prof.max_examples(claim.cost, claim.search)
-    planned = len(claim.examples) + prof.max_examples(claim.cost, claim.search)
+    planned = len(claim.examples_for(subject)) + prof.max_examples(claim.cost, claim.search)
 
     def evaluate(claim: Claim, subject: Subject, setting: Setting, ctx: Context) -> tuple[Evidence, Judgement]:
         """The module's evaluate, counting discarded settings.  It shadows that name so that
@@ -236,7 +236,7 @@ def _search(claim: Claim, subject: Subject, prof: Profile, ctx: Context, shrink:
             closest[:] = [(setting, evidence, judgement)]
 
     test = given(claim.settings(prof.scale, subject))(one)
-    for explicit in reversed(claim.examples):
+    for explicit in reversed(claim.examples_for(subject)):
         test = hypothesis.example(explicit)(test)
     test = hsettings(**prof.hypothesis_settings(claim.cost, shrink, claim.search))(test)
     if seed is not None:
@@ -276,7 +276,8 @@ def _discards(discarded: Counter[str]) -> str:
 
 def per_example_alpha(claim: Claim, prof: Profile) -> float:
     """The false-alarm rate of one example: the claim's budget over the examples the
-    profile runs (its explicit examples included), Bonferroni."""
+    profile runs (its explicit examples included, also where a subject does not take them:
+    one alpha per claim and profile, conservative), Bonferroni."""
     return claim.budget / (len(claim.examples) + prof.max_examples(claim.cost, claim.search))
 
 

@@ -39,13 +39,12 @@ class Project:
 
     def claims_of(self, subject: str) -> list[Claim]:
         """The claims checked on ``subject``: those the globs select (all of them by
-        default, theorem claims only for a user's ``module:adapter``), of the subject's
+        default; for a user's ``module:adapter`` theorem claims only, unless the globs are
+        exact claim ids: :func:`registry.by_default`), of the subject's
         family or, for a user's adapter, of every family whose contract it meets.
         Raises UnknownClaim for a glob that matches nothing, SubjectError for a subject
         that cannot be used."""
-        chosen = registry.select(list(self.claims) or None)
-        if not self.claims and ":" in subject:
-            chosen = [c for c in chosen if c.scope == "theorem"]
+        chosen = registry.by_default(registry.select(list(self.claims) or None), list(self.claims), ":" in subject)
         return registry.claims_for(subject, chosen)[0]
 
 

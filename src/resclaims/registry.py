@@ -68,6 +68,18 @@ def select(patterns: list[str] | None) -> list[Claim]:
     return [c for c in catalog.values() if c.id in chosen]
 
 
+def by_default(chosen: list[Claim], patterns: list[str] | None, user_subject: bool) -> list[Claim]:
+    """The claims of ``chosen`` a check runs when no scope is asked for: every one on a
+    registered subject; on a user's subject its theorem claims and those named by their
+    exact ids (a glob such as 'zhang2019.*' selects a family, whose theorem claims are
+    what a user's model is checked against; naming a reference-conformance claim is
+    asking for it)."""
+    if not user_subject:
+        return chosen
+    named = {p for p in patterns or () if not any(ch in p for ch in "*?[")}
+    return [c for c in chosen if c.scope == "theorem" or c.id in named]
+
+
 def get(claim_id: str) -> Claim:
     """The claim with this exact id."""
     __tracebackhide__ = True  # an unknown id in a user's test points at the test's line

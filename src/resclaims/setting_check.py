@@ -39,7 +39,7 @@ def example_settings(claim: Claim, subject: Subject, scale: Scale, draws: int = 
 
     with pinned_constants():
         collect()
-    return drawn + [dict(e) for e in claim.examples]
+    return drawn + [dict(e) for e in claim.examples_for(subject)]
 
 
 def setting_problems(setting: Setting, examples: Sequence[Setting]) -> list[str]:
