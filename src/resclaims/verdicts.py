@@ -29,11 +29,15 @@ def exceedance_verdict(violations: Sequence[float], p0: float, ctx: Context, wha
 
 
 def band_verdict(values: Sequence[float], lo: float, hi: float, ctx: Context, name: str) -> Judgement:
-    """Falsified when the (1 - alpha) interval of the median of ``values`` misses [lo, hi]."""
+    """Falsified when the (1 - alpha) interval of the median of ``values`` misses [lo, hi];
+    the summary counts the values that are NaN (undefined: a log of a non-positive
+    quantity, a run that produced no number)."""
     ci = median_interval(values, ctx.alpha)
     margin = band_margin(ci, lo, hi)
     inside = not ci.disjoint_from(lo, hi)
-    return Judgement(inside, margin, f"median {name} in {ci} {'meets' if inside else 'misses'} "
+    undefined = sum(1 for v in values if math.isnan(v))
+    note = f", {undefined}/{len(values)} undefined (NaN)," if undefined else ""
+    return Judgement(inside, margin, f"median {name} in {ci}{note} {'meets' if inside else 'misses'} "
                                      f"[{lo:.3g}, {hi:.3g}]", band=(lo, hi), interval=(ci.lo, ci.hi), unit=name)
 
 
