@@ -227,13 +227,14 @@ def _depth2_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judgement:
     parts.append((decades(ev["cross_unit_max"], SPECTRUM_RTOL),
                   f"units do not decouple: max |H_(l,l')| = {ev['cross_unit_max']:.3g} sigma_max(A)"))
     margin, why = min(parts, key=lambda p: p[0])
-    if kink is not None and not _parameter_hint(ev):  # the kink explains whatever else autograd reports at 0
+    extra = _parameter_hint(ev)
+    if kink is not None and not extra:  # the kink explains whatever else autograd reports at 0
         return Judgement(False, min(margin, kink[0]), f"{kink[1]}; autograd reports: {why}")
     if kink is not None:  # not the theorem's parameters (biases, say): that first; a smooth loss with a
         # gradient at 0 has a cubic remainder term, which the two-sided test may not separate from a kink
-        hint = "" if _parameter_hint(ev) in why else _parameter_hint(ev)
+        lead = (why if extra in why else why + extra) if margin < 0 else extra.removeprefix("; ")
         return Judgement(False, min(margin, kink[0]),
-                         f"{why}{hint}; the two-sided Taylor test disagrees too ({ev['mismatch']:.3g} > "
+                         f"{lead}; the two-sided Taylor test disagrees too ({ev['mismatch']:.3g} > "
                          f"{MISMATCH_MAX}: a kink, or higher-order terms not yet negligible at t >= "
                          f"{min(DEPTH2_TS):g})")
     if margin < 0:

@@ -253,7 +253,7 @@ forward_converse = Claim(
     cost="expensive",
     examples=({"c": 0.25, "width": 64, "seed": 0, "block": "mlp", "branch_depth": 1, "stages": 1,
                "input": "vector"},),
-    examples_need=ARCH_KEYS,  # the paper's model: for subjects that take its architecture
+    examples_need=(*ARCH_KEYS, "width"),  # the paper's model, or the subject's own (not half of each)
     figure=draw.forward_converse,
 )
 
@@ -381,7 +381,8 @@ gradient_scale = Claim(
 GD_DEPTHS = (4, 16, 64)
 GD_STEPS = 150
 GD_SAMPLES = 8
-GD_STEP = 0.5  # eta lambda_max = 1/2, lambda_max exact (GD_SAMPLES outputs: the Gram is assembled)
+GD_STEP = 0.5  # eta lambda_max = 1/2: lambda_max exact for a subject taking out_dim (8 outputs: the Gram is
+# assembled), else a power-iteration lower bound, stable (< 2) unless off by 4x
 GD_SPACE = Space(conv_stages=(2, 3))  # see the claim's thresholds: one-stage conv measures no rate
 
 

@@ -110,7 +110,9 @@ def cost(setting: Setting, depth: int, measured: Measured | None = None) -> floa
 def measure(subject: Subject) -> Measured:
     """Multiply-adds per sample per block of the subject's probe model (the family's
     probe sizes): each Linear/Conv2d inside a block costs its weight count times its
-    output positions."""
+    output positions, and a block at least its parameter count (every weight is used
+    at least once per sample: a floor for layers the hooks do not see, such as Conv1d,
+    attention or an einsum on a bare Parameter)."""
     probe = subject.family.probe
     model = subject.build(0, **probe)
     blocks = subject.blocks(model)
@@ -130,7 +132,8 @@ def measure(subject: Subject) -> Measured:
         for h in hooks:
             h.remove()
     width = probe.get("width") if subject.adapter.accepts("width") else None
-    return Measured(total[0] / len(blocks), width, conv[0])
+    weights = sum(p.numel() for b in blocks for p in b.parameters())
+    return Measured(max(total[0], weights) / len(blocks), width, conv[0])
 
 
 def _depths(depths: tuple[int, int]) -> list[int]:
@@ -190,7 +193,8 @@ def tau_settings(scale: Scale, subject: Subject, *, depths: tuple[int, int] | No
     if not choices:
         raise ValueError(f"no power of two in {depths}")
 
-    measured = None if subject.adapter.accepts("block") else measure(subject)  # once, not per draw
+    takes_architecture = subject.adapter.accepts("block") and subject.adapter.accepts("width")
+    measured = None if takes_architecture else measure(subject)  # once, not per draw
 
     @st.composite
     def build(draw: Any) -> Setting:

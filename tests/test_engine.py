@@ -60,6 +60,17 @@ def test_list_json(capsys: pytest.CaptureFixture[str]) -> None:
 TAU = [c for c in registry.claims().values() if c.paper == "zhang2019"]
 
 
+def test_a_projects_glob_keeps_a_user_subject_to_theorem_claims() -> None:
+    """``[tool.resclaims]`` chooses as ``check --claims`` does (registry.by_default)."""
+    from resclaims.project import Project
+    theorems = [c.id for c in TAU if c.scope == "theorem"]
+    assert [c.id for c in Project(("usermodels:good",), ("zhang2019.*",)).claims_of("usermodels:good")] == theorems
+    named = Project(("usermodels:good",), ("zhang2019.*", "zhang2019.forward_constant"))
+    assert "zhang2019.forward_constant" in [c.id for c in named.claims_of("usermodels:good")]
+    assert [c.id for c in Project(("zhang2019.no_tau",), ("zhang2019.*",)).claims_of("zhang2019.no_tau")] == \
+        [c.id for c in TAU]
+
+
 @pytest.mark.parametrize("argv, expected", [
     (["--subject", "usermodels:good"], [c.id for c in TAU if c.scope == "theorem"]),  # its family only
     (["--subject", "usermodels:good", "--scope", "all"], [c.id for c in TAU]),

@@ -78,3 +78,17 @@ def test_hessian_claims_accept_torch_mse_loss_and_report_its_scale() -> None:
     setting = {"shortcut_depth": 2, "depth": 2, "width": 3, "samples": 64, "whiten": True, "seed": 0}
     result = run("li2016.depth2_hessian_at_zero", subject, setting=setting)  # mean over N d, no 1/2: c = 2/d
     assert result.verdict == "falsified" and "c = 0.6667" in result.summary
+
+
+def test_extra_parameters_are_named_before_the_two_sided_taylor_test() -> None:
+    """Biases in a linear branch: a smooth loss whose cubic Taylor term is not yet dominant
+    at t = 0.1 fails the two-sided test (measured 0.179 on this setting), but the summary
+    leads with the nonzero gradient and the extra parameters, not with a ReLU kink; a ReLU
+    branch keeps the kink first."""
+    from resclaims.engine import run
+    setting = {"shortcut_depth": 2, "depth": 4, "width": 3, "samples": 64, "whiten": False, "seed": 1}
+    biases = run("li2016.depth2_hessian_at_zero", "li2016.branch_biases", setting=setting)
+    assert biases.verdict == "falsified"
+    assert biases.summary.startswith("grad R(0) = ") and "extra parameters such as biases?" in biases.summary
+    relu = run("li2016.depth2_hessian_at_zero", "li2016.relu_branch", setting=setting)
+    assert relu.verdict == "falsified" and relu.summary.startswith("the loss is not smooth at 0")

@@ -200,3 +200,11 @@ def test_verdicts_match_the_reference_statistics(monkeypatch: pytest.MonkeyPatch
         assert _same(got.margin, want.margin, 1e-12, 1e-12) and got.band == want.band
         assert (got.p_value is None) == (want.p_value is None)
         assert got.p_value is None or _same(got.p_value, want.p_value)
+
+
+def test_band_verdict_counts_undefined_values() -> None:
+    """A median interval of [nan, nan] says how many values were NaN."""
+    ctx = Context(device="cpu", alpha=1e-3, scale=None)
+    j = verdicts.band_verdict([math.nan] * 12 + [0.5], 0.3, 0.65, ctx, "slope")
+    assert not j.holds and "12/13 undefined (NaN)" in j.summary
+    assert "undefined" not in verdicts.band_verdict([0.5] * 13, 0.3, 0.65, ctx, "slope").summary

@@ -117,9 +117,10 @@ class Claim:
     allow (``{"shortcut_depth": (2,)}``); a subject that fixes another value is outside
     the theorem and the claim is ``skipped`` on it, with the reason.
     ``examples``: settings run before the drawn ones, on every subject whose ``build``
-    takes each keyword of ``examples_need`` (an example of the paper's architecture at
-    the paper's width means nothing, or costs far more, on a model whose architecture
-    is its own: a user's conv net given 64 channels at L = 1024).
+    takes all of the keywords of ``examples_need`` or none of them: an example of the
+    paper's architecture half applied to a model whose architecture is its own means
+    nothing and may cost far more (the paper's MLP width given to a user's conv net:
+    64 channels at L = 1024).
     ``search``: examples per profile name where the cost class's count is not enough (a
     deterministic claim whose rare counterexamples are worth hunting, ``{"thorough": 500}``).
     ``shares``: claims with the same non-empty value compute the same evidence for the same
@@ -161,7 +162,8 @@ class Claim:
 
     def examples_for(self, subject: Subject) -> tuple[Setting, ...]:
         """The explicit examples to run on ``subject`` (see ``examples_need``)."""
-        return self.examples if all(subject.adapter.accepts(k) for k in self.examples_need) else ()
+        taken = [subject.adapter.accepts(k) for k in self.examples_need]
+        return self.examples if all(taken) or not any(taken) else ()
 
     def __post_init__(self) -> None:
         if not _ID.match(self.id):

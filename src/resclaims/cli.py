@@ -114,7 +114,8 @@ def _parser() -> argparse.ArgumentParser:
     chk = sub.add_parser("check", help="check claims against a subject", description=CHECK_DESCRIPTION,
                          epilog=CHECK_EPILOG, formatter_class=raw)
     chk.add_argument("--claims", action="append", metavar="GLOB",
-                     help="claim ids or globs, e.g. 'zhang2019.*' (repeatable; default: all)")
+                     help="claim ids or globs, e.g. 'zhang2019.*' (repeatable; default: all; on your own "
+                          "subject a glob keeps to theorem claims, an exact id runs that claim)")
     chk.add_argument("--subject", metavar="NAME|module:adapter",
                      help="a registered subject or your own Adapter (or factory) (default: each claim's "
                           "reference)")

@@ -4,7 +4,7 @@ and subject)::
 
     [tool.resclaims]
     subjects = ["mynets.nets:adapter"]  # registered names or module:adapter (required)
-    claims = ["zhang2019.*"]            # globs (default: as `resclaims check --subject`)
+    claims = ["zhang2019.*"]            # globs, as `resclaims check --subject --claims` (default: as without)
     profile = "ci"                      # below --resclaims-profile and $RESCLAIMS_PROFILE
     device = "cpu"                      # or "cuda"
 """

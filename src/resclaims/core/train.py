@@ -107,7 +107,8 @@ def ntk_top_eigenvalue(ens: Ensemble, x: Tensor, iterations: int = 20, seed: int
 
 def _ntk_power(ens: Ensemble, x: Tensor, iterations: int, centered: bool,
                start: Callable[[torch.Size, torch.dtype], Tensor]) -> Tensor:
-    """Power iteration of ``ntk_top_eigenvalue`` from v_0 = start(shape of the outputs, their dtype)."""
+    """``ntk_top_eigenvalue`` for one run over the ensemble's seeds: the assembled Gram, or
+    power iteration from v_0 = start(shape of the outputs, their dtype)."""
     params = ens.trained_parameters()
     for p in params:
         p.requires_grad_(True)
