@@ -39,8 +39,8 @@ class Project:
 
     def claims_of(self, subject: str) -> list[Claim]:
         """The claims checked on ``subject``: those the globs select (all of them by
-        default; for a user's ``module:adapter`` theorem claims only, unless the globs are
-        exact claim ids: :func:`registry.by_default`), of the subject's
+        default; for a user's ``module:adapter`` its theorem claims and those named by
+        their exact ids: :func:`registry.by_default`), of the subject's
         family or, for a user's adapter, of every family whose contract it meets.
         Raises UnknownClaim for a glob that matches nothing, SubjectError for a subject
         that cannot be used."""
