@@ -46,7 +46,8 @@ class Result:
     ``costs`` says where the time and memory went (:mod:`resclaims.costs`); ``margins`` are the
     margins of the settings the search judged, in order, up to the first falsifying one
     (shrinking is not included), for the report's figure of the margin over examples.
-    ``skipped``: the subject fixes an architecture outside the claim's hypotheses (``summary`` says which).
+    ``skipped``: the subject fixes an architecture outside the claim's hypotheses, or the claim could
+    judge none of the settings drawn for it (``summary`` says which).
     ``hypothesis_seed``: "derandomized" when the profile fixes the draws, else the seed the search
     was given; None when no search ran (a replayed setting, a skip, an unusable subject)."""
 
@@ -259,9 +260,10 @@ def _search(claim: Claim, subject: Subject, prof: Profile, ctx: Context, shrink:
                 judgement = judgement.restate(f"{judgement.summary} (search stopped: only {count[0]} of {asked} "
                                               f"examples judged)")
             return _result(claim, subject.name, prof, setting, evidence, judgement, count[0], discarded, margins)
-        return Result(claim.id, subject.name, "error", claim.scope, profile=prof.name, discarded=dict(discarded),
-                      examples=count[0], summary=f"{'no' if not count[0] else 'too few'} drawn settings could be "
-                                                 f"judged ({count[0]} judged; {_discards(discarded)})")
+        # the subject is usable; the claim could not judge it (nothing for or against it): not an error
+        return Result(claim.id, subject.name, "skipped", claim.scope, profile=prof.name, discarded=dict(discarded),
+                      examples=count[0], summary=f"not judged: {'no' if not count[0] else 'too few'} drawn settings "
+                                                 f"could be judged ({count[0]} judged; {_discards(discarded)})")
     setting, evidence, judgement = closest[0]
     return _result(claim, subject.name, prof, setting, evidence, judgement, count[0], discarded, margins)
 

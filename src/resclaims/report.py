@@ -201,7 +201,7 @@ def timings_table(results: Sequence[Result]) -> Table:
 
 def summary_line(results: Sequence[Result], seconds: float) -> str:
     counts = {v: sum(r.verdict == v for r in results) for v in STYLE}
-    skipped = f", {counts['skipped']} not applicable" if counts["skipped"] else ""
+    skipped = f", {counts['skipped']} skipped" if counts["skipped"] else ""
     return (f"{len(results)} claims: {counts['holds']} hold, {counts['falsified']} falsified, "
             f"{counts['error']} errors{skipped} ({seconds:.0f} s)")
 
