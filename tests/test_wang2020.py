@@ -249,3 +249,20 @@ def test_every_claim_draws_its_figure_on_a_result_with_missing_or_failing_eviden
         figure = Figure()
         registry.get(result["claim"]).figure(result, figure)
         assert figure.axes, result["claim"]
+
+
+def test_one_landscape_serves_both_claims_on_a_users_adapter(monkeypatch: pytest.MonkeyPatch) -> None:
+    """barrier_width and components each resolve a user's ``module:adapter`` to a Subject of
+    their own; the landscape is computed once for both (it once took 39 s and then 32 s
+    more), and not for another adapter of the same name."""
+    computed: list[str] = []
+    monkeypatch.setattr(wang2020, "_LANDSCAPES", {})
+    monkeypatch.setattr(wang2020, "_landscape_uncached", lambda subject, setting: computed.append(subject.name) or {})
+    adapter = Adapter(build=lambda in_dim, width, generator: skip_net(in_dim, width, generator=generator))
+    setting = {"seed": 3}
+    wang2020._landscape(Subject("mine:adapter", SKIP_NET, adapter), setting)
+    wang2020._landscape(Subject("mine:adapter", SKIP_NET, adapter), setting)
+    assert computed == ["mine:adapter"]
+    other = Adapter(build=lambda in_dim, width, generator: skip_net(in_dim, width, generator=generator))
+    wang2020._landscape(Subject("mine:adapter", SKIP_NET, other), setting)
+    assert computed == ["mine:adapter"] * 2
