@@ -538,16 +538,17 @@ def _landscape_uncached(subject: Subject, setting: Setting) -> Evidence:
     return {"floor": floor, "widths": rows, "n": model_in_dim(setting)}
 
 
-_LANDSCAPES: dict[tuple[int, str], tuple[Subject, Evidence]] = {}
+_LANDSCAPES: dict[tuple[str, str], tuple[Subject, Evidence]] = {}
 
 
 def _landscape(subject: Subject, setting: Setting) -> Evidence:
     """Minima and barriers per width for (subject, setting), computed once per process:
     barrier_width and components judge the same evidence (the latest four are kept), keyed
     by the subject's name, since each claim resolves a user's ``module:adapter`` to a
-    Subject of its own, and held with the subject so that only the same adapter matches."""
+    Subject of its own, and held with the subject so that only an equal adapter (the same
+    build, blocks, fixed keywords...) matches."""
     key = (subject.name, json.dumps(setting, sort_keys=True, default=str))
-    if key not in _LANDSCAPES or _LANDSCAPES[key][0].adapter is not subject.adapter:
+    if key not in _LANDSCAPES or _LANDSCAPES[key][0].adapter != subject.adapter:
         while len(_LANDSCAPES) >= 4:
             _LANDSCAPES.pop(next(iter(_LANDSCAPES)))
         _LANDSCAPES[key] = (subject, _landscape_uncached(subject, setting))

@@ -191,6 +191,15 @@ def test_compare_lists_changes_and_fails_on_regressions(tmp_path: Path, capsys: 
     assert "cannot read results file" in _one_line_error(capsys)
 
 
+def test_a_claim_no_longer_judged_is_a_regression_and_a_skip_outside_the_hypotheses_is_not() -> None:
+    old = {"complete": True, "results": [{"claim": c, "subject": "s", "verdict": "holds", "margin": 1.0}
+                                         for c in ("p.unjudged", "p.outside")]}
+    new = {"complete": True, "results": [
+        {"claim": "p.unjudged", "subject": "s", "verdict": "skipped", "discarded": {"did not converge": 8}},
+        {"claim": "p.outside", "subject": "s", "verdict": "skipped", "discarded": {}}]}
+    assert {c.claim: c.kind for c in compare(old, new).changes} == {"p.unjudged": "worse", "p.outside": "changed"}
+
+
 def test_a_held_result_missing_from_new_or_an_incomplete_new_run_is_a_regression(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     old = _results_file(tmp_path / "old.json", [("p.held", "holds", 1.0), ("p.failed", "falsified", -1.0)])

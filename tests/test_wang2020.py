@@ -18,7 +18,7 @@ from resclaims.core import descent
 from resclaims.core.data import generator
 from resclaims.core.flat import Flat, Units
 from resclaims.engine import run
-from resclaims.family import Adapter, Subject, SubjectError
+from resclaims.family import Adapter, Subject, SubjectError, as_adapter
 from resclaims.models.wang2020 import SKIP_NET, skip_net
 from resclaims.stats import pairwise_slope_interval
 from resclaims.strategies.sublevel import inputs, teacher_data
@@ -266,3 +266,8 @@ def test_one_landscape_serves_both_claims_on_a_users_adapter(monkeypatch: pytest
     other = Adapter(build=lambda in_dim, width, generator: skip_net(in_dim, width, generator=generator))
     wang2020._landscape(Subject("mine:adapter", SKIP_NET, other), setting)
     assert computed == ["mine:adapter"] * 2
+    def factory(in_dim: int, width: int, generator: torch.Generator) -> nn.Module:
+        return skip_net(in_dim, width, generator=generator)
+    for _ in range(2):  # a bare factory is wrapped in a new, equal Adapter each time it is resolved
+        wang2020._landscape(Subject("mine:factory", SKIP_NET, as_adapter(factory, "mine:factory")), setting)
+    assert computed == ["mine:adapter"] * 2 + ["mine:factory"]

@@ -259,6 +259,8 @@ def _check(args: argparse.Namespace) -> int:
             print(counterexample(r, catalog[r.claim], args.subject, args.device), flush=True)
         elif r.verdict == "error":
             print(f"error: {r.claim} on {r.subject}: {r.summary}", file=sys.stderr, flush=True)
+        elif r.verdict == "skipped" and r.discarded:  # could not be judged: say so beside the table
+            print(f"not judged: {r.claim} on {r.subject}: {r.summary}", file=sys.stderr, flush=True)
     out.print(summary_line(results, time.perf_counter() - start))
     code = 2 if any(r.verdict == "error" for r in results) else int(any(r.verdict == "falsified" for r in results))
     if baseline is not None:  # only what this check selected: other claims and subjects did not disappear

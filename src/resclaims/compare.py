@@ -5,7 +5,8 @@ Results are matched by claim and subject.  Reported: verdicts that changed, resu
 that appeared or disappeared, and margins that shrank by more than a fraction of the
 old margin (only where both runs hold and the old margin is finite and positive; an
 infinite old margin is said to be unmeasurable).  A regression, which fails the gate,
-is a verdict that got worse (holds -> falsified or error), a margin that shrank beyond
+is a verdict that got worse (holds -> falsified, error, or skipped because no setting could
+be judged: a result with discarded settings and none judged), a margin that shrank beyond
 the fraction, or a result that held in the old run and is missing from the new one; a
 new run that is incomplete (interrupted) fails the gate too.  Everything here is a pure
 function of the two payloads.
@@ -86,7 +87,8 @@ def compare(old: Mapping[str, Any], new: Mapping[str, Any], shrink: float = DEFA
         if was is None:
             out.changes.append(Change(*key, "appeared", now["verdict"]))
         elif was["verdict"] != now["verdict"]:
-            kind: Kind = "worse" if (was["verdict"], now["verdict"]) in WORSE else "changed"
+            unjudged = was["verdict"] == "holds" and now["verdict"] == "skipped" and bool(now.get("discarded"))
+            kind: Kind = "worse" if (was["verdict"], now["verdict"]) in WORSE or unjudged else "changed"
             out.changes.append(Change(*key, kind, f"{was['verdict']} -> {now['verdict']} ({now.get('summary', '')})"))
         elif now["verdict"] == "holds":
             change = _margin_change(key, was, now, shrink)

@@ -77,8 +77,9 @@ class Result:
 
 
 class NotApplicable(unittest.SkipTest):
-    """``verify`` on a subject outside the claim's hypotheses (a ``skipped`` result);
-    pytest reports the test as skipped, with the reason."""
+    """``verify`` on a subject outside the claim's hypotheses, or on which the claim could
+    judge no setting (a ``skipped`` result); pytest reports the test as skipped, with the
+    reason."""
 
 
 class _Falsified(Exception):
@@ -345,7 +346,8 @@ def verify(claim: Claim | str, subject: Subject | registry.SubjectSpec | None = 
     your Adapter or factory object) and return the Result if it holds.  Raises
     AssertionError with a readable counterexample if it is falsified, SubjectError if
     the subject cannot be used, and NotApplicable (a skip under pytest) if the subject
-    fixes an architecture outside the claim's hypotheses.  Under pytest the failure
+    fixes an architecture outside the claim's hypotheses or no setting could be judged
+    (every one drawn discarded).  Under pytest the failure
     points at the calling test's line (this frame is hidden) and every Result is
     recorded for the resclaims plugin (:mod:`resclaims.recording`)."""
     __tracebackhide__ = True

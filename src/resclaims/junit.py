@@ -3,7 +3,8 @@
 One ``<testcase classname="resclaims.<paper>" name="<claim> on <subject>">`` per result:
 a falsified claim is a ``<failure>`` whose message is the verdict's line and whose body
 is the whole counterexample (with its replay command), an unusable subject an
-``<error>``, a claim outside the subject's architecture ``<skipped>``.  Each test case
+``<error>``, a claim outside the subject's architecture, or one that could judge no
+setting, ``<skipped>``.  Each test case
 carries the statistics as ``<properties>`` (margin, unit, p_value, alpha, band, scope,
 examples); the suite carries the environment and the time the run started (UTC, as
 ``YYYY-MM-DDTHH:MM:SS``: JUnit's schema has no timezone).  Every attribute and text goes

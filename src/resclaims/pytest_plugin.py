@@ -124,7 +124,8 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 class ClaimsFile(pytest.File):
     """The rootdir's pyproject.toml: one item per claim and subject of its table.  A
     subject or glob that cannot be resolved is a collection error of one line; a claim
-    outside the architecture a subject fixes is skipped with the reason."""
+    outside the architecture a subject fixes, or one that could judge no setting, is skipped
+    with the reason."""
 
     def collect(self) -> Iterator[ClaimItem]:
         project = self.config.stash[_SESSION].project
