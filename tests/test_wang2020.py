@@ -166,7 +166,7 @@ def test_barrier_check_refuses_a_subject_without_minima() -> None:
     for row in ev["widths"]:
         row["descent_gain"] = [1.0] * 6   # descent would explain every barrier
     subject = registry.subjects()["wang2020.reference"]
-    wang2020._LANDSCAPES[(id(subject), '{"seed": -1}')] = (subject, ev)
+    wang2020._LANDSCAPES[(subject.name, '{"seed": -1}')] = (subject, ev)
     try:
         with pytest.raises(SubjectError, match="no minima to compare"):
             wang2020._barrier_check({"seed": -1}, subject, CTX)
