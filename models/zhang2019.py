@@ -224,6 +224,14 @@ def draw_tau_resnet(skeleton: nn.Module, generator: torch.Generator) -> Iterator
         yield name, value
 
 
+def draws_as_tau_block(block_class: type[nn.Module]) -> bool:
+    """Whether ``block_class`` creates and draws its parameters as :class:`TauBlock` does
+    (a subclass that changes ``forward`` or switches on the zero biases, not
+    ``__init__`` or ``init_weights``): then :func:`draw_tau_resnet` gives its values."""
+    return (issubclass(block_class, TauBlock) and block_class.__init__ is TauBlock.__init__
+            and block_class.init_weights is TauBlock.init_weights)
+
+
 _PLANS: "weakref.WeakKeyDictionary[nn.Module, list]" = weakref.WeakKeyDictionary()
 
 
@@ -232,8 +240,10 @@ def _draw_plan(skeleton: nn.Module) -> list[tuple[str, torch.Size, torch.dtype, 
     skeleton rather than once per seed (a walk over every module of a deep model)."""
     plan = _PLANS.get(skeleton)
     if plan is None:
-        if any(type(block) is not TauBlock for block in skeleton.blocks):
-            raise ValueError("draw_tau_resnet draws the reference's TauBlocks only; build variants")
+        strangers = {type(b).__name__ for b in skeleton.blocks if not draws_as_tau_block(type(b))}
+        if strangers:
+            raise ValueError(f"draw_tau_resnet cannot draw {', '.join(sorted(strangers))}: its blocks "
+                             "draw their parameters otherwise; build that variant per seed")
         head = {id(p) for p in skeleton.head.parameters()}
         plan = _PLANS[skeleton] = [  # the head's weight is (d, width): variance 1/d
             (name, p.shape, p.dtype, None if name.endswith("bias") else
@@ -245,9 +255,14 @@ def _draw_plan(skeleton: nn.Module) -> list[tuple[str, torch.Size, torch.dtype, 
 REFERENCE = Adapter(build=tau_resnet, draw=draw_tau_resnet)
 
 
-def variant(name: str, build: Any, doc: str, role: str, killed_by: tuple[str, ...] = ()) -> Subject:
-    """A mutant or control of the reference: same family, its own builder."""
-    return Subject(f"zhang2019.{name}", TAU_RESNET, Adapter(build=build), doc=doc, role=role,  # type: ignore[arg-type]
+def variant(name: str, build: Any, doc: str, role: str, killed_by: tuple[str, ...] = (),
+            reference_draws: bool = False) -> Subject:
+    """A mutant or control of the reference: same family, its own builder.
+    ``reference_draws``: ``build`` draws the reference's parameters in the reference's
+    order (it changes a forward pass, tau or zero biases), so ensembles draw them with
+    :func:`draw_tau_resnet` instead of building S models, as for the reference."""
+    adapter = Adapter(build=build, draw=draw_tau_resnet if reference_draws else None)
+    return Subject(f"zhang2019.{name}", TAU_RESNET, adapter, doc=doc, role=role,  # type: ignore[arg-type]
                    mutant_of="zhang2019.reference", killed_by=killed_by)
 
 

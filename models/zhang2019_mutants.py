@@ -115,24 +115,24 @@ def _doc(obj: Any) -> str:
 SUBJECTS = [
     variant("no_tau", with_block(NoTauBlock), _doc(NoTauBlock), "mutant", killed_by=(
         P + "forward_stable", P + "backward_stable", P + "forward_converse", P + "gradient_scale",
-        P + "gd_depth_free", P + "trains_without_norm")),
+        P + "gd_depth_free", P + "trains_without_norm"), reference_draws=True),
     variant("tau_one_over_depth", tau_one_over_depth, _doc(tau_one_over_depth), "mutant", killed_by=(
-        P + "forward_converse", P + "gradient_scale", P + "gd_depth_free")),
+        P + "forward_converse", P + "gradient_scale", P + "gd_depth_free"), reference_draws=True),
     variant("tau_on_shortcut", with_block(ShortcutTauBlock), _doc(ShortcutTauBlock), "mutant", killed_by=(
-        P + "forward_stable", P + "forward_converse")),
+        P + "forward_stable", P + "forward_converse"), reference_draws=True),
     variant("tau_twice", with_block(TwiceTauBlock), _doc(TwiceTauBlock), "mutant", killed_by=(
-        P + "forward_converse", P + "gradient_scale", P + "gd_depth_free")),
+        P + "forward_converse", P + "gradient_scale", P + "gd_depth_free"), reference_draws=True),
     variant("tau_before_norm", with_block(NormAfterTauBlock), _doc(NormAfterTauBlock), "mutant", killed_by=(
         P + "forward_stable",)),
     variant("detached_branch", with_block(DetachedBranchBlock), _doc(DetachedBranchBlock), "mutant", killed_by=(
-        P + "gradient_scale", P + "gd_depth_free", P + "trains_without_norm")),
+        P + "gradient_scale", P + "gd_depth_free", P + "trains_without_norm"), reference_draws=True),
     variant("init_lecun", with_block(LecunInitBlock), _doc(LecunInitBlock), "mutant",
             killed_by=(P + "forward_constant",)),
     variant("init_torch_default", with_block(TorchDefaultInitBlock), _doc(TorchDefaultInitBlock), "mutant",
             killed_by=(P + "forward_constant",)),
-    variant("zero_biases", with_block(ZeroBiasBlock), _doc(ZeroBiasBlock), "control"),
+    variant("zero_biases", with_block(ZeroBiasBlock), _doc(ZeroBiasBlock), "control", reference_draws=True),
     variant("kaiming_normal", with_block(KaimingNormalBlock), _doc(KaimingNormalBlock), "control"),
     variant("reversed_draws", reversed_draws, _doc(reversed_draws), "control"),
     variant("tau_over_sqrt2", tau_over_sqrt2, _doc(tau_over_sqrt2), "control",
-            killed_by=(P + "forward_constant",)),
+            killed_by=(P + "forward_constant",), reference_draws=True),
 ]

@@ -8,13 +8,13 @@ import time
 import pytest
 import torch
 
-from resclaims import Adapter, costs, registry
+from resclaims import Adapter, Subject, costs, registry
 from resclaims.cli import main
 from resclaims.core import data, sweeps
 from resclaims.core import ensemble
 from resclaims.core.ensemble import Ensemble
 from resclaims.engine import run
-from resclaims.models.zhang2019 import SUBJECTS, TAU_RESNET, TauBlock
+from resclaims.models.zhang2019 import SUBJECTS, TAU_RESNET, TauBlock, draw_tau_resnet
 from resclaims.models.zhang2019_mutants import DetachedBranchBlock
 from resclaims.profiles import resolve
 from resclaims.setting_check import example_settings
@@ -29,11 +29,11 @@ def _keywords(arch: dict, depth: int = 6) -> dict:
     return dict(depth=depth, tau=0.4, width=8, in_dim=5, out_dim=2, **arch)
 
 
-def _ensemble(arch: dict, how: str, seeds: int = 3) -> Ensemble:
+def _ensemble(arch: dict, how: str, seeds: int = 3, subject: Subject = REFERENCE) -> Ensemble:
     kw = _keywords(arch)
-    drawn = None if how in ("built", "loop") else REFERENCE.drawn(**kw)
-    ens = Ensemble(lambda s: REFERENCE.build(s, **kw), data.spawn(7, seeds),
-                   lambda m: REFERENCE.inputs(m, 4, 7, in_dim=5), blocks=REFERENCE.blocks,
+    drawn = None if how in ("built", "loop") else subject.drawn(**kw)
+    ens = Ensemble(lambda s: subject.build(s, **kw), data.spawn(7, seeds),
+                   lambda m: subject.inputs(m, 4, 7, in_dim=5), blocks=subject.blocks,
                    drawn=drawn, stream=how == "streamed", batched=how != "loop")
     if drawn is not None:  # the drawn path was taken: no model was built, the template is the skeleton
         assert all(p.is_meta for p in ens.models[0].parameters())
@@ -41,12 +41,31 @@ def _ensemble(arch: dict, how: str, seeds: int = 3) -> Ensemble:
     return ens
 
 
+DRAWN = [s for s in registry.subjects().values() if s.family is TAU_RESNET and s.adapter.draw is not None]
+
+
+@pytest.mark.parametrize("subject", DRAWN, ids=lambda s: s.name)
 @pytest.mark.parametrize("arch", ARCHS, ids=lambda a: "-".join(f"{v}" for v in a.values()))
-def test_drawn_parameters_are_the_built_ones(arch: dict) -> None:
-    built, drawn = _ensemble(arch, "built"), _ensemble(arch, "drawn")
+def test_drawn_parameters_are_the_built_ones(arch: dict, subject: Subject) -> None:
+    """For the reference and every variant that declares the reference's draws."""
+    built, drawn = _ensemble(arch, "built", subject=subject), _ensemble(arch, "drawn", subject=subject)
     assert built.params.keys() == drawn.params.keys()
     for name, value in built.params.items():
         assert torch.equal(value, drawn.params[name]), name
+    assert type(drawn.models[0].blocks[0]) is type(built.models[0].blocks[0])  # the variant's own forward
+
+
+def test_a_variant_that_draws_otherwise_is_refused_and_built() -> None:
+    """draw_tau_resnet refuses blocks with their own init; the ensemble then builds."""
+    lecun = registry.subjects()["zhang2019.init_lecun"]
+    wrong = Subject("wrong", TAU_RESNET, Adapter(build=lecun.adapter.build, draw=draw_tau_resnet))
+    with pytest.raises(ValueError, match="cannot draw LecunInitBlock"):
+        next(iter(draw_tau_resnet(wrong.drawn(**_keywords(ARCHS[0])).skeleton, torch.Generator())))
+    built = _ensemble(ARCHS[0], "built", subject=lecun)
+    for name, value in Ensemble(lambda s: wrong.build(s, **_keywords(ARCHS[0])), data.spawn(7, 3), built.x,
+                                blocks=wrong.blocks, drawn=wrong.drawn(**_keywords(ARCHS[0]))).params.items():
+        assert torch.equal(value, built.params[name]), name
+    assert len(DRAWN) >= 8  # the reference, five mutants and two controls
 
 
 @pytest.mark.parametrize("chunk", [64 * 2 ** 20, 1], ids=["one-chunk", "block-by-block"])
