@@ -160,6 +160,10 @@ def test_phases_are_charged_exclusively() -> None:
     assert c.construction_s >= 0.3 and 0.02 <= c.evidence_s < 0.3  # >= 0.32 if charged twice
     assert c.construction_s + c.evidence_s + c.judgement_s + c.other_s == pytest.approx(c.total_s)
     assert c.peak_rss_mib > 0
+    assert c.cpu_s < 0.1  # sleeping keeps no core busy
+    with costs.measure() as busy:
+        sum(i * i for i in range(2_000_000))
+    assert busy.cpu_s >= 0.5 * busy.total_s > 0  # a busy loop keeps one (under load, most of one)
     with pytest.raises(ValueError, match="unknown phase"):
         with costs.phase("shrinking"):
             pass
@@ -173,7 +177,7 @@ def test_results_carry_their_costs(tmp_path) -> None:
     assert main(["check", "--claims", "zhang2019.forward_stable", "--profile", "smoke", "--timings",
                  "--json", str(out)]) == 0
     saved = json.loads(out.read_text())["results"][0]["costs"]
-    assert set(saved) >= {"construction_s", "evidence_s", "judgement_s", "other_s", "total_s", "peak_rss_mib"}
+    assert set(saved) >= {"construction_s", "evidence_s", "judgement_s", "other_s", "total_s", "cpu_s", "peak_rss_mib"}
 
 
 class _ConvBlock(torch.nn.Module):

@@ -7,6 +7,10 @@ to construction only, so the phases add up to at most the run's wall time, and w
 left is the engine's own work (drawing settings, shrinking).  Outside ``measure()``
 phases cost nothing and record nothing.
 
+``cpu_s`` is the process's CPU time (user and system, every thread) over the run:
+``cpu_s / total_s`` is the number of cores the claim kept busy on average, so a claim
+that leaves cores idle on a multi-core gate shows it.
+
 Peak memory is the process's resident high-water mark during the run (Linux resets it
 through ``/proc/self/clear_refs``; elsewhere it is the peak since the process began),
 plus the CUDA allocator's peak when a GPU was used.
@@ -27,15 +31,16 @@ PHASES: tuple[str, ...] = ("construction", "evidence", "judgement")
 
 @dataclass
 class Costs:
-    """Seconds per phase (exclusive), ``other_s`` = the rest of ``total_s``, and peak
-    memory in MiB: ``peak_rss_mib`` for the process, ``peak_cuda_mib`` for the GPU
-    allocator (None when no GPU was used)."""
+    """Seconds per phase (exclusive), ``other_s`` = the rest of ``total_s``, the CPU
+    seconds ``cpu_s`` of all threads, and peak memory in MiB: ``peak_rss_mib`` for the
+    process, ``peak_cuda_mib`` for the GPU allocator (None when no GPU was used)."""
 
     construction_s: float = 0.0
     evidence_s: float = 0.0
     judgement_s: float = 0.0
     other_s: float = 0.0
     total_s: float = 0.0
+    cpu_s: float = 0.0
     peak_rss_mib: float = 0.0
     peak_cuda_mib: float | None = None
 
@@ -79,12 +84,13 @@ def measure() -> Iterator[Costs]:
     account = _Account()
     token = _ACCOUNT.set(account)
     _reset_peaks()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     try:
         yield costs
     finally:
         _ACCOUNT.reset(token)
         costs.total_s = time.perf_counter() - start
+        costs.cpu_s = time.process_time() - cpu
         costs.construction_s = account.seconds["construction"]
         costs.evidence_s = account.seconds["evidence"]
         costs.judgement_s = account.seconds["judgement"]

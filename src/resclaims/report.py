@@ -185,17 +185,19 @@ def results_table(results: Sequence[Result], claims: dict[str, Claim]) -> Table:
 
 def timings_table(results: Sequence[Result]) -> Table:
     """Where each claim's time and memory went (``check --timings``): construction,
-    evidence and judgement seconds, the engine's rest, the total and the peak RSS."""
+    evidence and judgement seconds, the engine's rest, the total, the cores kept busy
+    (CPU seconds over the total) and the peak RSS."""
     table = Table(header_style="bold")
     table.add_column("claim", no_wrap=True)
     table.add_column("subject")
-    for name in ("construct s", "evidence s", "judge s", "other s", "total s", "peak MiB"):
+    for name in ("construct s", "evidence s", "judge s", "other s", "total s", "cores", "peak MiB"):
         table.add_column(name, justify="right")
     for r in results:
         c = r.costs
         peak = f"{c.peak_rss_mib:.0f}" + (f" (+{c.peak_cuda_mib:.0f} GPU)" if c.peak_cuda_mib is not None else "")
+        cores = f"{c.cpu_s / c.total_s:.1f}" if c.total_s > 0 else ""
         table.add_row(r.claim, r.subject, f"{c.construction_s:.2f}", f"{c.evidence_s:.2f}",
-                      f"{c.judgement_s:.2f}", f"{c.other_s:.2f}", f"{c.total_s:.1f}", peak)
+                      f"{c.judgement_s:.2f}", f"{c.other_s:.2f}", f"{c.total_s:.1f}", cores, peak)
     return table
 
 
