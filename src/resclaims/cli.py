@@ -19,7 +19,7 @@ from rich.console import Console
 
 from resclaims import registry
 from resclaims.claim import Claim, Scale, Setting
-from resclaims.compare import DEFAULT_SHRINK, compare, restrict
+from resclaims.compare import DEFAULT_SHRINK, compare, not_judged, restrict
 from resclaims.engine import Progress, Result, counterexample, run, search_seed
 from resclaims.family import SubjectError
 from resclaims.junit import now, write_junit
@@ -259,7 +259,7 @@ def _check(args: argparse.Namespace) -> int:
             print(counterexample(r, catalog[r.claim], args.subject, args.device), flush=True)
         elif r.verdict == "error":
             print(f"error: {r.claim} on {r.subject}: {r.summary}", file=sys.stderr, flush=True)
-        elif r.verdict == "skipped" and r.discarded:  # could not be judged: say so beside the table
+        elif not_judged(r.verdict, r.discarded):  # say so beside the table
             print(f"not judged: {r.claim} on {r.subject}: {r.summary}", file=sys.stderr, flush=True)
     out.print(summary_line(results, time.perf_counter() - start))
     code = 2 if any(r.verdict == "error" for r in results) else int(any(r.verdict == "falsified" for r in results))

@@ -77,6 +77,13 @@ class Comparison:
                 + [f"compared {self.compared} result(s) with the baseline: {verdict}"])
 
 
+def not_judged(verdict: str, discarded: Mapping[str, int] | None) -> bool:
+    """Whether a result (its verdict and its ``discarded`` counts, from a Result or its
+    JSON) was skipped because none of its settings could be judged, rather than because
+    the subject fixes an architecture outside the claim's hypotheses."""
+    return verdict == "skipped" and bool(discarded)
+
+
 def compare(old: Mapping[str, Any], new: Mapping[str, Any], shrink: float = DEFAULT_SHRINK) -> Comparison:
     """Compare two results payloads (as written by ``check --json``)."""
     before, after = _by_key(old), _by_key(new)
@@ -87,7 +94,7 @@ def compare(old: Mapping[str, Any], new: Mapping[str, Any], shrink: float = DEFA
         if was is None:
             out.changes.append(Change(*key, "appeared", now["verdict"]))
         elif was["verdict"] != now["verdict"]:
-            unjudged = was["verdict"] == "holds" and now["verdict"] == "skipped" and bool(now.get("discarded"))
+            unjudged = was["verdict"] == "holds" and not_judged(now["verdict"], now.get("discarded"))
             kind: Kind = "worse" if (was["verdict"], now["verdict"]) in WORSE or unjudged else "changed"
             out.changes.append(Change(*key, kind, f"{was['verdict']} -> {now['verdict']} ({now.get('summary', '')})"))
         elif now["verdict"] == "holds":
