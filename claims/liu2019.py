@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import math
 from functools import partial
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import torch
 from hypothesis import strategies as st
@@ -81,13 +81,27 @@ def _model(subject: Subject, setting: Setting, ctx: Context, seed: int) -> nn.Mo
                          patch_size=setting["patch_size"])
 
 
-def _parts(subject: Subject, model: nn.Module) -> tuple[Tensor, Tensor, Callable[[Tensor], Tensor]]:
-    """(w, a, filter) of the subject, checked for shape."""
-    w, a, filt = (subject.part(name, model) for name in ("first_layer", "second_layer", "filter"))
-    if not (isinstance(w, Tensor) and w.dim() == 1 and isinstance(a, Tensor) and a.dim() == 1 and callable(filt)):
-        raise SubjectError(f"subject {subject.name}: first_layer and second_layer must be vectors (w in R^p, "
-                           f"a in R^k) and filter a function of w")
-    return w, a, filt
+class Layers(NamedTuple):
+    """The subject's layers: ``w`` (p,) and ``a`` (k,), flat detached views of the model's
+    own tensors ``held`` (w's, a's: what autograd differentiates and training moves, of
+    any shape, e.g. a Conv1d's (1, 1, p) kernel or a Linear's (1, k) weight), and
+    ``filt``, w -> the filter the forward pass applies to every patch."""
+
+    w: Tensor
+    a: Tensor
+    filt: Callable[[Tensor], Tensor]
+    held: tuple[Tensor, Tensor]
+
+
+def _parts(subject: Subject, model: nn.Module, p: int, k: int) -> Layers:
+    """The subject's :class:`Layers`, checked for size (w in R^p, a in R^k)."""
+    (w, held_w), (a, held_a) = (subject.held_part(name, model) for name in ("first_layer", "second_layer"))
+    filt = subject.part("filter", model)
+    if w.numel() != p or a.numel() != k or not callable(filt):
+        raise SubjectError(f"subject {subject.name}: first_layer and second_layer must hold p = {p} and k = {k} "
+                           f"entries (w in R^p, a in R^k; got {w.numel()} and {a.numel()}) and filter must be a "
+                           f"function of w")
+    return Layers(w, a, filt, (held_w, held_a))
 
 
 def _steps(subject: Subject, p: int, k: int) -> tuple[float, float, str]:
@@ -99,9 +113,10 @@ def _steps(subject: Subject, p: int, k: int) -> tuple[float, float, str]:
                                          f"theorem's schedule is {RHO / (p * k):.3g} (eta_w = {RHO} eta_a/(p k))")
 
 
-def _trained(subject: Subject, model: nn.Module, w: Tensor, a: Tensor) -> tuple[bool, bool]:
+def _trained(subject: Subject, model: nn.Module, layers: Layers) -> tuple[bool, bool]:
+    """Whether the subject's training moves w and a."""
     ids = {id(t) for t in subject.trained(model)}
-    return id(w) in ids, id(a) in ids
+    return id(layers.held[0]) in ids, id(layers.held[1]) in ids
 
 
 def _run(subject: Subject, setting: Setting, ctx: Context, alphas: list[float], per_alpha: int, seed: int,
@@ -114,8 +129,9 @@ def _run(subject: Subject, setting: Setting, ctx: Context, alphas: list[float], 
     p, k = setting["patch_size"], setting["patches"]
     total = len(alphas) * per_alpha
     models = [_model(subject, setting, ctx, s) for s in spawn(seed, total if inits == "per run" else 1)]
-    w, a, filt = _parts(subject, models[0])
-    train_w, train_a = _trained(subject, models[0], w, a)
+    layers = _parts(subject, models[0], p, k)
+    filt = layers.filt
+    train_w, train_a = _trained(subject, models[0], layers)
     eta_w, eta_a = steps or _steps(subject, p, k)[:2]
     vs, bs, a0s = [], [], []
     for alpha, s in zip(alphas, spawn(seed + 1, len(alphas))):
@@ -123,7 +139,7 @@ def _run(subject: Subject, setting: Setting, ctx: Context, alphas: list[float], 
         vs.append(v.expand(per_alpha, p))
         bs.append(b.expand(per_alpha, k))
         a0s.append(second_layer_inits(b, per_alpha, s + 1))
-    w0 = torch.stack([_parts(subject, m)[0].detach() for m in models]).expand(total, p)
+    w0 = torch.stack([_parts(subject, m, p, k).w for m in models]).expand(total, p)
     runs = population_gd(batched_filter(filt, p), w0.clone(), torch.cat(a0s), torch.cat(vs), torch.cat(bs),
                          eta_w, eta_a, train_w, train_a, max_steps or _max_steps(k))
     return runs, torch.tensor(alphas, dtype=torch.float64).repeat_interleave(per_alpha)
@@ -162,7 +178,7 @@ def _normal_quantile(alpha: float) -> float:
 def _closed_form_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:
     p, k, seed = setting["patch_size"], setting["patches"], setting["seed"]
     model = _model(subject, setting, ctx, seed)
-    w, a, filt = _parts(subject, model)
+    w, a, filt, _ = _parts(subject, model, p, k)
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         w.copy_(0.5 * torch.randn(p, generator=g, dtype=torch.float64))
@@ -228,7 +244,7 @@ FILTER_RTOL = 1e-12       # v(0) against 1_p/sqrt(p), and ||v(0)|| against 1
 def _normalization_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:
     p, k, seed, n = setting["patch_size"], setting["patches"], setting["seed"], setting["samples"]
     model = _model(subject, setting, ctx, seed)
-    w, a, filt = _parts(subject, model)
+    w, a, filt, (held_w, _) = _parts(subject, model, p, k)
     g = torch.Generator().manual_seed(seed)
     z = torch.randn(n, k, p, generator=g, dtype=torch.float64)
     v_star, b = teacher(p, k, 1.0, seed)
@@ -242,10 +258,10 @@ def _normalization_check(setting: Setting, subject: Subject, ctx: Context) -> Ev
         w.add_(setting["shift"] * u)  # w + t v(w): the same ray through -s, so the same filter
         moved = model(z)
         w.sub_(setting["shift"] * u)
-    w.requires_grad_(True)
+    held_w.requires_grad_(True)
     loss = 0.5 * (model(z) - target).pow(2).mean()
-    (grad_w,) = torch.autograd.grad(loss, w)
-    w.requires_grad_(False)
+    grad_w = torch.autograd.grad(loss, held_w)[0].reshape(-1)
+    held_w.requires_grad_(False)
     s_hat = torch.full((p,), 1 / math.sqrt(p), dtype=torch.float64)
     return {"finite_at_zero": bool(torch.isfinite(at_zero).all() and torch.isfinite(u_zero).all()),
             "filter_at_zero_error": float((u_zero / u_zero.norm() - s_hat).norm()) if bool(torch.isfinite(u_zero).all()) else math.inf,
@@ -263,8 +279,8 @@ def _normalization_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judgem
               f"the filter at w = 0 points {ev['filter_at_zero_error']:.3g} away from the average-pooling direction "
               f"1/sqrt(p) (a sign-flipped or non-average shortcut?)"),
              (decades(abs(ev["filter_at_zero_norm"] - 1.0), FILTER_RTOL),
-              f"the filter at w = 0 has norm {ev['filter_at_zero_norm']:.6g}, not 1: the normalisation is missing or "
-              f"has an epsilon"),
+              f"the filter at w = 0 has norm {ev['filter_at_zero_norm']:.6g}, 1 {ev['filter_at_zero_norm'] - 1:+.2g}, "
+              f"not 1: the normalisation is missing or has an epsilon"),
              (decades(ev["invariance_error"], INVARIANCE_RTOL),
               f"moving w along v(w) changes the output by {ev['invariance_error']:.3g} (relative): the filter is not "
               f"(w + s)/||w + s|| (normalisation missing, or an epsilon in the norm)"),
@@ -403,8 +419,10 @@ def _stage_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judgement:
               f"Stage II is not linear convergence: R^2 of log L_t over the second half {worst_r2:.3g} < {LINEAR_R2}"),
              (math.inf if steepest < 0 else -math.inf,
               f"the loss does not decrease in Stage II: slope of log10 L {steepest:.3g} per step")]
-    return worst_of(parts, f"Stage I ends by t = {late} with ||w|| <= {widest:.2g} ||s||; Stage II linear "
-                           f"(R^2 >= {worst_r2:.4f}, slopes <= {steepest:.2g} decades/step)")
+    stage_one = (f"Stage I ends by t = {late} with ||w|| <= {widest:.2g} ||s||" if late > 0 else
+                 "Stage I is empty (every a0 already has a0^T a* > 0)")
+    return worst_of(parts, f"{stage_one}; Stage II linear (R^2 >= {worst_r2:.4f}, slopes <= {steepest:.2g} "
+                           f"decades/step)")
 
 
 two_stage = Claim(
@@ -438,7 +456,8 @@ CONVERSE_STEPS = 5_000
 PRIOR_TESTED = 2.5          # prior violated: the angles >= 2.5 rad are tested
 PRIOR_P0 = 0.2              # prior violated: spurious rate > 0.2 [notes: 0.95-1.0 at 2.0-3.0 rad]
 CNN_P0 = 0.05               # CNN: spurious rate > 0.05, i.e. success < 0.95 [notes: 28% spurious]
-TRAPPED = f"end on the spurious side without reaching the optimum (after {CONVERSE_STEPS} steps, v_T^T v* < 0)"
+TRAPPED = (f"end on the spurious side without reaching the optimum (after {CONVERSE_STEPS} steps, or once every "
+           f"run has stalled; v_T^T v* < 0)")
 
 
 def _figure(runs: Runs, angles: Tensor) -> dict[str, Any]:
@@ -543,7 +562,8 @@ TEACHER_RTOL = 1e-4         # ||v_T - v*||, ||a_T - a*|| / ||a*|| [notes]
 def _sample_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:
     p, k, seed = setting["patch_size"], setting["patches"], setting["seed"]
     model = _model(subject, setting, ctx, seed)
-    w, a, filt = _parts(subject, model)
+    layers = _parts(subject, model, p, k)
+    w, a, filt = layers.w, layers.a, layers.filt
     v, b = teacher(p, k, setting["alpha"], seed)
     with torch.no_grad():
         a.copy_(second_layer_inits(b, 1, seed + 1)[0])
@@ -551,9 +571,9 @@ def _sample_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:
     y = gaussian.two_layer(z, v, b)
     energy = float(0.5 * y.pow(2).mean())
     loss_fn = subject.adapter.loss or (lambda out, target: 0.5 * (out - target).pow(2).mean())
-    train_w, train_a = _trained(subject, model, w, a)
+    train_w, train_a = _trained(subject, model, layers)
     eta_w, eta_a, note = _steps(subject, p, k)
-    params = [t for t, on in ((w, train_w), (a, train_a)) if on]
+    params = [t for t, on in zip(layers.held, (train_w, train_a)) if on]
     rates = [r for r, on in ((eta_w, train_w), (eta_a, train_a)) if on]
     traj = train.gradient_descent(lambda: loss_fn(model(z), y).reshape(1), params, rates, SAMPLE_STEPS,
                                   stop_below=torch.tensor([1e-2 * SAMPLE_RTOL * energy], dtype=torch.float64))
@@ -617,11 +637,12 @@ GOLDEN_A_ERROR = (1.4420889405379658, 1.140158088734194, 0.395038575263822)
 def _trajectory_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:
     p, k = setting["patch_size"], setting["patches"]
     model = _model(subject, setting, ctx, setting["seed"])
-    w, a, filt = _parts(subject, model)
-    train_w, train_a = _trained(subject, model, w, a)
+    layers = _parts(subject, model, p, k)
+    filt = layers.filt
+    train_w, train_a = _trained(subject, model, layers)
     eta_w, eta_a, _ = _steps(subject, p, k)
     v, b = teacher(p, k, setting["alpha"], spawn(setting["seed"] + 1, 1)[0])
-    state = (w.detach().reshape(1, p).clone(), second_layer_inits(b, 1, 0))
+    state = (layers.w.reshape(1, p).clone(), second_layer_inits(b, 1, 0))
     angles, errors, done = [], [], 0
     for t in GOLDEN_TIMES:
         runs = population_gd(batched_filter(filt, p), *state, v.unsqueeze(0), b.unsqueeze(0), eta_w, eta_a,

@@ -103,6 +103,28 @@ def test_parts_come_from_the_adapter_or_the_attribute_with_a_clear_error() -> No
         plain.part("shortcut_gain", model)
 
 
+def test_layers_named_as_views_of_stock_layer_weights_are_trained_through_those_weights() -> None:
+    """A Conv1d kernel (1, 1, p) and a Linear weight (1, k), named by views: writes through
+    the views reach the model, autograd and GD act on the weights (an independent user's
+    model was once judged untrained: its views were not the trained tensors)."""
+    from resclaims.claims.liu2019 import _parts, _trained
+    from resclaims.engine import run
+    subject = registry.subject_for("usermodels:stock_layers", TWO_LAYER_CONV)
+    model = subject.build(0, patches=3, patch_size=4)
+    layers = _parts(subject, model, 4, 3)
+    assert layers.held == (model.conv.weight, model.fc.weight) and _trained(subject, model, layers) == (True, True)
+    with torch.no_grad():
+        layers.a.copy_(torch.arange(3.0))
+    assert torch.equal(model.fc.weight, torch.arange(3.0, dtype=torch.float64).view(1, 3))
+    for claim_id in ("liu2019.normalization", "liu2019.finite_sample", "liu2019.gd_from_zero"):
+        result = run(claim_id, subject, profile="smoke", shrink=False)
+        assert result.verdict == "holds", f"{claim_id}: {result.summary}"
+    copied = registry.subject_for("usermodels:stock_layers_copied", TWO_LAYER_CONV)
+    with pytest.raises(SubjectError, match="part 'first_layer' must be a parameter .* view of the whole of one"):
+        _parts(copied, copied.build(0, patches=3, patch_size=4), 4, 3)
+    assert run("liu2019.normalization", copied, profile="smoke").verdict == "error"
+
+
 def test_a_converse_about_the_cnn_runs_on_the_cnn_reference() -> None:
     claim = registry.get("liu2019.cnn_spurious")
     assert registry.reference(TWO_LAYER_CONV, claim).name == "liu2019.cnn"
