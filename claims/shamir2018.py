@@ -74,16 +74,26 @@ class Unit:
         self.model, self.x, self.y, self.l = model, x, y, convex.LOSSES[loss]
         for p in model.parameters():  # derivatives are taken in (w, V) only, through functional_call
             p.requires_grad_(False)
-        head, mixing = subject.part("head", model), subject.part("mixing", model)
-        names = {id(p): n for n, p in model.named_parameters()}
-        if id(head) not in names or id(mixing) not in names:
-            raise SubjectError(f"subject {subject.name}: head and mixing must be parameters of the model")
-        self.names = (names[id(head)], names[id(mixing)])
-        self.w0, self.v0 = head.detach().clone(), mixing.detach().clone()
+        (_, head), (_, mixing) = subject.held_part("head", model), subject.held_part("mixing", model)
+        names = {id(t): n for n, t in [*model.named_parameters(), *model.named_buffers()]}
+        self.names, self.head_shape = (names[id(head)], names[id(mixing)]), head.shape
+        self.w0, self.v0 = head.detach().reshape(-1).clone(), mixing.detach().clone()
         self.features = subject.part("features", model)
+        with torch.no_grad():
+            at_zero = functional_call(model, self.params(torch.zeros_like(self.w0), torch.zeros_like(self.v0)), (x,))
+        if bool((at_zero != 0).any()) and bool((at_zero == at_zero.reshape(-1)[0]).all()):
+            raise OutsideHypotheses(f"subject {subject.name}: the unit's output at w = 0, V = 0 is "
+                                    f"{float(at_zero.reshape(-1)[0]):.3g} for every x, an offset outside (w, V) (a "
+                                    f"bias on the head?); the theorem's unit w^T (x + V F(x)) has none: give the head "
+                                    f"bias=False or start it at 0")
+
+    def params(self, w: Tensor, v: Tensor) -> dict[str, Tensor]:
+        """The model's head and mixing tensors at w (d,) and V: w takes the head's own shape
+        (a Linear's (1, d) weight, say)."""
+        return {self.names[0]: w.reshape(self.head_shape), self.names[1]: v}
 
     def loss(self, w: Tensor, v: Tensor) -> Tensor:
-        out = functional_call(self.model, {self.names[0]: w, self.names[1]: v}, (self.x,))
+        out = functional_call(self.model, self.params(w, v), (self.x,))
         return self.l(out, self.y).mean()
 
     def flat(self, z: Tensor) -> Tensor:
@@ -98,8 +108,7 @@ class Unit:
         """h(x) = dp/dw at V = 0 (n, d): what the head reads through the skip alone (x for
         the reference, alpha x for a skip scaled by alpha)."""
         def out(w: Tensor) -> Tensor:
-            return functional_call(self.model, {self.names[0]: w, self.names[1]: torch.zeros_like(self.v0)},
-                                   (self.x,))
+            return functional_call(self.model, self.params(w, torch.zeros_like(self.v0)), (self.x,))
         return torch.func.jacrev(out)(torch.zeros_like(self.w0))
 
     def curvature(self, z: Tensor) -> tuple[float, float]:
@@ -256,11 +265,12 @@ class JointUnit:
 
     def __init__(self, subject: Subject, model: nn.Module, x: Tensor, y: Tensor, loss: str) -> None:
         self.model, self.x, self.y, self.l = model, x, y, convex.LOSSES[loss]
-        head, mixing = subject.part("head", model), subject.part("mixing", model)
+        (_, head), (_, mixing) = subject.held_part("head", model), subject.held_part("mixing", model)
         named = dict(model.named_parameters())
         names = {id(p): n for n, p in named.items()}
         if id(head) not in names or id(mixing) not in names:
-            raise SubjectError(f"subject {subject.name}: head and mixing must be parameters of the model")
+            raise SubjectError(f"subject {subject.name}: head and mixing must be parameters of the model (they are "
+                               f"buffers)")
         first = [names[id(head)], names[id(mixing)]]
         self.order = first + [n for n in named if n not in first]
         self.shapes = [named[n].shape for n in self.order]
@@ -532,7 +542,7 @@ def _sgd_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:
                 xi, yi = x[order[t]:order[t] + 1], y[order[t]:order[t] + 1]
                 def step_loss(zz: Tensor) -> Tensor:
                     n = unit.w0.numel()
-                    out = functional_call(model, {unit.names[0]: zz[:n], unit.names[1]: zz[n:].view_as(unit.v0)}, (xi,))
+                    out = functional_call(model, unit.params(zz[:n], zz[n:].view_as(unit.v0)), (xi,))
                     return unit.l(out, yi).sum()
                 value, grad = torch.func.grad_and_value(step_loss)(z)[::-1]
                 online += float(value)

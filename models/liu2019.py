@@ -108,6 +108,7 @@ TWO_LAYER_CONV = Family(
     doc="f(Z) = sum_j a_j relu(Z_j^T v(w)) on k non-overlapping patches of size p; build(patches, patch_size) "
         "returns a module on inputs (n, k, p) naming first_layer (w), second_layer (a) and filter (w -> v(w))",
     blocks=False,
+    vocabulary={"shortcut": ("average", "none")},
 )
 
 

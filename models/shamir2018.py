@@ -93,6 +93,7 @@ RESIDUAL_UNIT = Family(
     doc="p(x) = w^T (x + V F_theta(x)) for any feature network F_theta; build(in_dim, features) names head (w), "
         "mixing (V) and features (F_theta)",
     blocks=False,
+    vocabulary={"skip": ("identity", "none", "tweaked")},
 )
 
 

@@ -119,6 +119,7 @@ SKIP_NET = Family(
     doc="f(x) = a . relu(W x [+ U h_L(x)]) [+ c . h_L(x)]: m ReLU units fed by x (the skip) and read by a, "
         "beside a deep ReLU branch; build(in_dim, width) names units (W), readout (a), optionally lateral (U)",
     blocks=False,
+    vocabulary={"form": FORMS},
 )
 
 

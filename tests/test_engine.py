@@ -379,3 +379,17 @@ def test_draws_do_not_depend_on_the_modules_a_process_imported(tmp_path: Path) -
         pytest.skip("this Hypothesis draws no constants from local modules")
     assert changed["plain"]  # the effect, without the pin: else this test shows nothing
     assert not changed["engine"]
+
+
+def test_a_fixed_value_outside_the_familys_vocabulary_is_an_error_not_a_skip_of_everything() -> None:
+    """skip = 'identiy' (a typo) once made every shamir2018 claim not applicable: exit 0,
+    nothing checked.  The family's vocabulary makes it a subject error."""
+    reference = registry.subjects()["shamir2018.reference"]
+    typo = resclaims.Subject("typo", reference.family, resclaims.Adapter(
+        build=reference.adapter.build, parts=reference.adapter.parts, fixed={"skip": "identiy"}))
+    result = run("shamir2018.local_minima", typo, profile="smoke")
+    assert result.verdict == "error"
+    assert "fixed skip = 'identiy' is not one of the values family residual-unit knows: 'identity'" in result.summary
+    for subject in registry.subjects().values():  # every registered subject speaks its family's vocabulary
+        for keyword, values in subject.family.vocabulary.items():
+            assert subject.adapter.fixed.get(keyword, values[0]) in values, subject.name

@@ -95,3 +95,20 @@ def test_a_joint_minimum_over_w_v_and_theta_is_no_worse_than_linear() -> None:
     assert ev["parameters"] == 7 and ev["samples"] == 512 and ev["gradient_norm"] <= 1e-8 and ev["w_norm"] >= 1e-2
     assert ev["lambda_min"] >= -1e-12 * ev["hessian_norm"] and ev["gradient_slack"] <= 1e-6
     assert ev["F"] < ev["F_lin"]
+
+
+@pytest.mark.parametrize("adapter", ["linear_unit", "linear_unit_view"])
+def test_a_unit_of_linear_layers_is_checked_whatever_the_heads_shape(adapter: str) -> None:
+    """A Linear(d, 1) head is a (1, d) weight: named as the weight or as its row, the
+    claims work with w in R^d and hand the model its own shape (it once ended in errors,
+    and a (d, 1) head in a false alarm)."""
+    from resclaims.engine import run
+    for claim_id in ("shamir2018.bound_everywhere", "shamir2018.saddle_at_zero", "shamir2018.local_minima"):
+        result = run(claim_id, f"usermodels:{adapter}", profile="smoke", shrink=False)
+        assert result.verdict == "holds", f"{claim_id}: {result.summary}"
+
+
+def test_an_offset_on_the_head_is_outside_the_theorem_and_said_so() -> None:
+    from resclaims.engine import run
+    result = run("shamir2018.local_minima", "usermodels:linear_unit_head_bias", profile="smoke")
+    assert result.verdict == "skipped" and "an offset outside (w, V) (a bias on the head?)" in result.summary

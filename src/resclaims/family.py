@@ -101,6 +101,10 @@ class Family:
     ``blocks``: whether the family's claims read residual blocks; a family that reads
     named parts instead (``Adapter.parts``) sets False, and its models need no blocks
     (validate then gets none, and the trained parameters default to all of them).
+    ``vocabulary``: architecture keywords with a closed set of values (``"skip"``:
+    ``("identity", "none", "tweaked")``, say); a subject that fixes one at another value
+    breaks the contract, where a typo would otherwise make every claim not applicable
+    and check nothing.
     """
 
     name: str
@@ -109,6 +113,7 @@ class Family:
     validate: Callable[[nn.Module, Sequence[nn.Module], Tensor], None]
     doc: str = ""
     blocks: bool = True
+    vocabulary: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -278,7 +283,13 @@ class Subject:
                            f"model's value with Adapter(..., fixed={{{keyword!r}: ...}})")
 
     def check_contract(self) -> None:
-        """Build the family's probe model and run the family's validation on it."""
+        """Check the fixed architecture against the family's vocabulary, build the
+        family's probe model and run the family's validation on it."""
+        for keyword, values in self.family.vocabulary.items():
+            value = self.adapter.fixed.get(keyword)
+            if value is not None and value not in values:
+                raise SubjectError(f"subject {self.name}: fixed {keyword} = {value!r} is not one of the values family "
+                                   f"{self.family.name} knows: {', '.join(map(repr, values))}")
         model = self.build(seed=0, **self.family.probe)
         blocks = self.blocks(model) if self.family.blocks else []
         x = self.inputs(model, 4, 0, in_dim=self.family.probe.get("in_dim"))
