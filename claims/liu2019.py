@@ -95,7 +95,11 @@ class Layers(NamedTuple):
 
 def _parts(subject: Subject, model: nn.Module, p: int, k: int) -> Layers:
     """The subject's :class:`Layers`, checked for size (w in R^p, a in R^k)."""
-    (w, held_w), (a, held_a) = (subject.held_part(name, model) for name in ("first_layer", "second_layer"))
+    held_w, held_a = (subject.held_part(name, model) for name in ("first_layer", "second_layer"))
+    if not (held_w.is_contiguous() and held_a.is_contiguous()):
+        raise SubjectError(f"subject {subject.name}: first_layer and second_layer must be contiguous tensors (the "
+                           f"claims write w and a through flat views of them)")
+    w, a = held_w.detach().view(-1), held_a.detach().view(-1)
     filt = subject.part("filter", model)
     if w.numel() != p or a.numel() != k or not callable(filt):
         raise SubjectError(f"subject {subject.name}: first_layer and second_layer must hold p = {p} and k = {k} "

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from functools import partial
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from hypothesis import strategies as st
@@ -66,6 +66,28 @@ def _model(subject: Subject, setting: Setting, ctx: Context, **extra: Any) -> nn
                          features=setting["features"], **{**keys, **extra})
 
 
+OFFSET_RTOL = 1e-9  # p(x; w, 0) affine in w: p(a) + p(b) - p(a + b) = p(0) to this, relative
+
+
+def refuse_offset(subject: Subject, at_v0: Callable[[Tensor], Tensor], w0: Tensor) -> None:
+    """OutsideHypotheses when the unit at V = 0 is p(x; w) = w^T h(x) + c with a constant
+    c != 0, the same for every x (a bias on the head): an offset outside (w, V), which
+    the theorem's unit w^T (x + V F(x)) has none of.  Affinity in w is checked on two
+    random directions a, b (p(a) + p(b) - p(a + b) = p(0)), so a nonlinearity after the
+    sum that is constant at zero (a sigmoid: 1/2) is left to the claims to judge."""
+    g = torch.Generator().manual_seed(0)
+    a, b = (torch.randn(w0.shape, generator=g, dtype=w0.dtype) for _ in range(2))
+    with torch.no_grad():
+        zero, pa, pb, pab = (at_v0(w) for w in (torch.zeros_like(w0), a, b, a + b))
+    c = zero.reshape(-1)[0]
+    scale = float(torch.stack([t.abs().max() for t in (zero, pa, pb, pab)]).max())
+    constant = bool((zero != 0).any()) and bool((zero == c).all())
+    if constant and torch.allclose(pa + pb - pab, zero, rtol=0.0, atol=OFFSET_RTOL * scale):
+        raise OutsideHypotheses(f"subject {subject.name}: at V = 0 the unit is w^T h(x) + c with c = {float(c):.3g}, an offset "
+                                f"outside (w, V) (a bias on the head?); the theorem's unit w^T (x + V F(x)) has none: "
+                                f"give the head bias=False or start it at 0")
+
+
 class Unit:
     """The subject's unit as a function of its head w and mixing V (features fixed):
     ``loss(w, V)`` = mean l(p(x; w, V); y) through the subject's own forward pass."""
@@ -74,23 +96,19 @@ class Unit:
         self.model, self.x, self.y, self.l = model, x, y, convex.LOSSES[loss]
         for p in model.parameters():  # derivatives are taken in (w, V) only, through functional_call
             p.requires_grad_(False)
-        (_, head), (_, mixing) = subject.held_part("head", model), subject.held_part("mixing", model)
+        head, mixing = subject.held_part("head", model), subject.held_part("mixing", model)
         names = {id(t): n for n, t in [*model.named_parameters(), *model.named_buffers()]}
-        self.names, self.head_shape = (names[id(head)], names[id(mixing)]), head.shape
-        self.w0, self.v0 = head.detach().reshape(-1).clone(), mixing.detach().clone()
+        self.names, self.shapes = (names[id(head)], names[id(mixing)]), (head.shape, mixing.shape)
+        self.w0 = head.detach().reshape(-1).clone()
+        self.v0 = subject.part("mixing", model).detach().clone()  # V as the subject names it (d x m)
         self.features = subject.part("features", model)
-        with torch.no_grad():
-            at_zero = functional_call(model, self.params(torch.zeros_like(self.w0), torch.zeros_like(self.v0)), (x,))
-        if bool((at_zero != 0).any()) and bool((at_zero == at_zero.reshape(-1)[0]).all()):
-            raise OutsideHypotheses(f"subject {subject.name}: the unit's output at w = 0, V = 0 is "
-                                    f"{float(at_zero.reshape(-1)[0]):.3g} for every x, an offset outside (w, V) (a "
-                                    f"bias on the head?); the theorem's unit w^T (x + V F(x)) has none: give the head "
-                                    f"bias=False or start it at 0")
+        refuse_offset(subject, lambda w: functional_call(model, self.params(w, torch.zeros_like(self.v0)), (x,)),
+                      self.w0)
 
     def params(self, w: Tensor, v: Tensor) -> dict[str, Tensor]:
-        """The model's head and mixing tensors at w (d,) and V: w takes the head's own shape
-        (a Linear's (1, d) weight, say)."""
-        return {self.names[0]: w.reshape(self.head_shape), self.names[1]: v}
+        """The model's head and mixing tensors at w (d,) and V, in the shapes the model
+        holds them (a Linear's (1, d) weight for w, say)."""
+        return {self.names[0]: w.reshape(self.shapes[0]), self.names[1]: v.reshape(self.shapes[1])}
 
     def loss(self, w: Tensor, v: Tensor) -> Tensor:
         out = functional_call(self.model, self.params(w, v), (self.x,))
@@ -265,14 +283,18 @@ class JointUnit:
 
     def __init__(self, subject: Subject, model: nn.Module, x: Tensor, y: Tensor, loss: str) -> None:
         self.model, self.x, self.y, self.l = model, x, y, convex.LOSSES[loss]
-        (_, head), (_, mixing) = subject.held_part("head", model), subject.held_part("mixing", model)
+        head, mixing = subject.held_part("head", model), subject.held_part("mixing", model)
         named = dict(model.named_parameters())
         names = {id(p): n for n, p in named.items()}
         if id(head) not in names or id(mixing) not in names:
             raise SubjectError(f"subject {subject.name}: head and mixing must be parameters of the model (they are "
                                f"buffers)")
         first = [names[id(head)], names[id(mixing)]]
+        refuse_offset(subject, lambda w: functional_call(model, {first[0]: w.view(head.shape),
+                                                                 first[1]: torch.zeros_like(mixing)}, (x,)),
+                      head.detach().reshape(-1))
         self.order = first + [n for n in named if n not in first]
+        self.mixing_shape = subject.part("mixing", model).shape  # V as the subject names it (d x m)
         self.shapes = [named[n].shape for n in self.order]
         self.counts = [named[n].numel() for n in self.order]
         self.start = torch.cat([named[n].detach().reshape(-1) for n in self.order])
@@ -286,7 +308,7 @@ class JointUnit:
         return z[:self.counts[0]]
 
     def mixing(self, z: Tensor) -> Tensor:
-        return z[self.counts[0]:self.counts[0] + self.counts[1]].view(self.shapes[1])
+        return z[self.counts[0]:self.counts[0] + self.counts[1]].view(self.mixing_shape)
 
 
 def _joint_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:

@@ -211,25 +211,36 @@ def draw_tau_resnet(skeleton: nn.Module, generator: torch.Generator) -> Iterator
     """The parameters ``tau_resnet`` draws, in its order, without building the model:
     every weight N(0, 2/fan_in) but the head's N(0, 1/d), biases zero (variance None in
     the plan).  One buffer per shape is drawn into again and again (the caller copies
-    each value before taking the next)."""
-    buffers: dict[torch.Size, Tensor] = {}
-    for name, shape, dtype, variance in _draw_plan(skeleton):
-        value = buffers.get(shape)
-        if value is None:
-            value = buffers[shape] = torch.empty(shape, dtype=dtype)
-        if variance is None:
-            value.zero_()
-        else:
-            gaussian_(value, variance, generator)
-        yield name, value
+    each value before taking the next).  A skeleton it cannot draw is refused here, at
+    the call, not at the first draw (a streamed ensemble draws late)."""
+    plan = _draw_plan(skeleton)
+
+    def draws() -> Iterator[tuple[str, Tensor]]:
+        buffers: dict[torch.Size, Tensor] = {}
+        for name, shape, dtype, variance in plan:
+            value = buffers.get(shape)
+            if value is None:
+                value = buffers[shape] = torch.empty(shape, dtype=dtype)
+            if variance is None:
+                value.zero_()
+            else:
+                gaussian_(value, variance, generator)
+            yield name, value
+    return draws()
+
+
+_FORWARD_ONLY = {"forward", "bias", "__module__", "__doc__", "__qualname__", "__firstlineno__",
+                 "__static_attributes__", "__annotations__"}
 
 
 def draws_as_tau_block(block_class: type[nn.Module]) -> bool:
-    """Whether ``block_class`` creates and draws its parameters as :class:`TauBlock` does
-    (a subclass that changes ``forward`` or switches on the zero biases, not
-    ``__init__`` or ``init_weights``): then :func:`draw_tau_resnet` gives its values."""
-    return (issubclass(block_class, TauBlock) and block_class.__init__ is TauBlock.__init__
-            and block_class.init_weights is TauBlock.init_weights)
+    """Whether ``block_class`` creates and draws its parameters as :class:`TauBlock` does:
+    a subclass that defines nothing but ``forward`` and the ``bias`` switch (a new
+    ``__init__``, ``init_weights``, ``weights`` or helper could change what is drawn).
+    Then :func:`draw_tau_resnet` gives its values."""
+    if not issubclass(block_class, TauBlock):
+        return False
+    return all(set(vars(cls)) <= _FORWARD_ONLY for cls in block_class.__mro__[:block_class.__mro__.index(TauBlock)])
 
 
 _PLANS: "weakref.WeakKeyDictionary[nn.Module, list]" = weakref.WeakKeyDictionary()

@@ -393,3 +393,6 @@ def test_a_fixed_value_outside_the_familys_vocabulary_is_an_error_not_a_skip_of_
     for subject in registry.subjects().values():  # every registered subject speaks its family's vocabulary
         for keyword, values in subject.family.vocabulary.items():
             assert subject.adapter.fixed.get(keyword, values[0]) in values, subject.name
+    for claim in registry.claims().values():  # and so does every claim's hypothesis
+        for keyword, allowed in claim.requires.items():
+            assert set(allowed) <= set(claim.family.vocabulary.get(keyword, allowed)), (claim.id, keyword)

@@ -112,3 +112,5 @@ def test_an_offset_on_the_head_is_outside_the_theorem_and_said_so() -> None:
     from resclaims.engine import run
     result = run("shamir2018.local_minima", "usermodels:linear_unit_head_bias", profile="smoke")
     assert result.verdict == "skipped" and "an offset outside (w, V) (a bias on the head?)" in result.summary
+    squashed = run("shamir2018.local_minima", "usermodels:linear_unit_sigmoid", profile="smoke", shrink=False)
+    assert squashed.verdict == "falsified", squashed.summary  # 1/2 at w = 0 for every x, but not an offset: judged

@@ -187,6 +187,7 @@ class Subject:
         try:
             with phase("construction"), torch.device("meta"):
                 skeleton = self.adapter.build(generator=generator(0), **call).to(dtype=dtype)
+            draw(skeleton, generator(0))  # a draw that refuses this skeleton (at the call) leaves it to build
         except Exception:  # noqa: BLE001 - a builder that cannot run on the meta device is built per seed
             return None
         target = torch.device(device)
@@ -253,21 +254,24 @@ class Subject:
                                f"parts={{{name!r}: lambda model: ...}})")
         return getattr(model, name)
 
-    def held_part(self, name: str, model: nn.Module) -> tuple[Tensor, Tensor]:
-        """Part ``name`` as (a flat view of it, the model's own tensor it is): the part is a
-        parameter or buffer of ``model``, or a view of the whole of one (a Conv1d's
-        ``conv.weight.view(-1)``, a Linear's ``fc.weight[0]``), found by its storage.
-        The view is detached: writes through it change the model's tensor, which is what
-        autograd differentiates and training moves.  SubjectError for anything else (a
-        copy, part of a tensor, a tensor the model does not hold)."""
+    def held_part(self, name: str, model: nn.Module) -> Tensor:
+        """The model's own tensor that part ``name`` is: a parameter or buffer of ``model``,
+        or a view of the whole of one (a Conv1d's ``conv.weight.view(-1)``, a Linear's
+        ``fc.weight[0]``), found by its storage; what autograd differentiates and
+        training moves.  SubjectError for anything else (a copy, part of a tensor, a
+        tensor the model does not hold)."""
         part = self.part(name, model)
+        tensors = [*model.parameters(), *model.buffers()]
         if isinstance(part, Tensor) and not part.is_meta:
-            for tensor in [*model.parameters(), *model.buffers()]:
-                if tensor is part or (
-                        tensor.numel() == part.numel() and tensor.is_contiguous() and part.is_contiguous()
-                        and tensor.device == part.device and tensor.storage_offset() == part.storage_offset()
+            for tensor in tensors:
+                if tensor is part:
+                    return tensor
+            for tensor in tensors:
+                if (tensor.numel() == part.numel() and tensor.dtype == part.dtype and tensor.device == part.device
+                        and tensor.is_contiguous() and part.is_contiguous()
+                        and tensor.storage_offset() == part.storage_offset()
                         and tensor.untyped_storage().data_ptr() == part.untyped_storage().data_ptr()):
-                    return tensor.detach().view(-1), tensor
+                    return tensor
         what = f"a tensor of shape {tuple(part.shape)}" if isinstance(part, Tensor) else type(part).__name__
         raise SubjectError(f"subject {self.name}: part {name!r} must be a parameter (or buffer) of the model, or a "
                            f"view of the whole of one such as conv.weight.view(-1); got {what} the model does "
