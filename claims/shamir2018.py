@@ -83,9 +83,9 @@ def refuse_offset(subject: Subject, at_v0: Callable[[Tensor], Tensor], w0: Tenso
     scale = float(torch.stack([t.abs().max() for t in (zero, pa, pb, pab)]).max())
     constant = bool((zero != 0).any()) and bool((zero == c).all())
     if constant and torch.allclose(pa + pb - pab, zero, rtol=0.0, atol=OFFSET_RTOL * scale):
-        raise OutsideHypotheses(f"subject {subject.name}: at V = 0 the unit is w^T h(x) + c with c = {float(c):.3g}, an offset "
-                                f"outside (w, V) (a bias on the head?); the theorem's unit w^T (x + V F(x)) has none: "
-                                f"give the head bias=False or start it at 0")
+        raise OutsideHypotheses(f"subject {subject.name}: at V = 0 the unit is w^T h(x) + c with c = {float(c):.3g}, "
+                                f"an offset outside (w, V) (a bias on the head?); the theorem's unit w^T (x + V F(x)) "
+                                f"has none: give the head bias=False or start it at 0")
 
 
 class Unit:
