@@ -94,10 +94,11 @@ class Net:
         named = dict(self.model.named_parameters())
         names = {id(p): n for n, p in named.items()}
 
-        def located(part: str) -> str:
-            tensor = subject.part(part, self.model)
+        def located(part: str) -> str:  # the parameter itself, or a view of the whole of one (fc.weight[0])
+            tensor = subject.held_part(part, self.model)
             if id(tensor) not in names:
-                raise SubjectError(f"subject {subject.name}: part {part!r} must be a parameter of the model")
+                raise SubjectError(f"subject {subject.name}: part {part!r} must be a parameter of the model, not a "
+                                   f"buffer")
             return names[id(tensor)]
         self.w, self.a = located("units"), located("readout")
         self.extra = tuple(located(part) for part in EXTRA_PARTS

@@ -193,9 +193,12 @@ class _Mine(nn.Module):
         return self.second(torch.relu(self.first(x)))[:, 0]
 
 
-@pytest.mark.parametrize("bias", [False, True])
-def test_user_module_with_its_own_names_is_a_subject(bias: bool) -> None:
-    parts = {"units": lambda m: m.first.weight, "readout": lambda m: m.second.weight}
+@pytest.mark.parametrize("bias, readout", [(False, "weight"), (True, "weight"), (False, "row")])
+def test_user_module_with_its_own_names_is_a_subject(bias: bool, readout: str) -> None:
+    """Parts named by the user's own attributes; the readout as the Linear's (1, m) weight
+    or as its row, a view of the whole weight."""
+    parts = {"units": lambda m: m.first.weight,
+             "readout": (lambda m: m.second.weight) if readout == "weight" else (lambda m: m.second.weight[0])}
     if bias:
         parts["unit_bias"] = lambda m: m.first.bias
     subject = Subject("mine", SKIP_NET, Adapter(lambda in_dim, width: _Mine(in_dim, width, bias),
