@@ -201,7 +201,8 @@ bound_everywhere = Claim(
     kind="identity",
     scope="theorem",
     covers="d, m = 1..8 (d != m drawn), feature MLPs of depth 1-4 (ReLU, tanh, sin), squared / logistic / Huber "
-           "loss, Gaussian or heavy-tailed x, init scales 1e-3..3, at the init and at points stationary in w",
+           "loss, Gaussian or heavy-tailed x, init scales 1e-3..3 (where build takes scale), at the init and at "
+           "points stationary in w",
     family=RESIDUAL_UNIT,
     settings=lambda scale, subject: unit_settings(subject, scale=st.floats(-3, 0.5).map(lambda e: 10.0 ** e),
                                                   settle=st.booleans()),

@@ -47,14 +47,19 @@ def unit_data(setting: Setting) -> tuple[Tensor, Tensor]:
 def unit_settings(subject: Subject, losses: Sequence[str] = ("squared", "logistic", "huber"),
                   dims: Sequence[int] = tuple(range(1, 9)), samples: Sequence[int] = (32, 64, 128, 256),
                   activations: Sequence[str] = ("tanh", "relu", "sin"), depths: Sequence[int] = (1, 2, 3, 4),
-                  **extra: st.SearchStrategy
+                  scale: st.SearchStrategy[float] | None = None, **extra: st.SearchStrategy
                   ) -> st.SearchStrategy[Setting]:
-    """Settings {"in_dim", "features", "depth", "activation", "loss", "samples", "inputs",
-    "seed", ...extra}; the feature network's keywords only where ``build`` takes them."""
+    """Settings {"in_dim", "features", "depth", "activation", "scale", "loss", "samples",
+    "inputs", "seed", ...extra}; the model's own keywords (the feature network's depth and
+    activation, the init ``scale``) only where ``build`` takes them, so a user's model
+    that fixes its init is not said to cover init scales."""
     fields: dict[str, st.SearchStrategy] = {
         "in_dim": st.sampled_from(list(dims)), "features": st.sampled_from(list(dims)),
         "loss": st.sampled_from(list(losses)), "samples": st.sampled_from(list(samples)),
-        "inputs": st.sampled_from(["gaussian", "heavy-tailed"]), "seed": SEEDS, **extra}
+        "inputs": st.sampled_from(["gaussian", "heavy-tailed"]), "seed": SEEDS}
+    if scale is not None and subject.adapter.accepts("scale"):
+        fields["scale"] = scale  # drawn in this place: the references' draws are those of before
+    fields.update(extra)
     for keyword, values in (("depth", depths), ("activation", activations)):
         drawn = subject_keyword(subject, keyword, values)
         if drawn is not None:

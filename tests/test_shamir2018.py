@@ -114,3 +114,13 @@ def test_an_offset_on_the_head_is_outside_the_theorem_and_said_so() -> None:
     assert result.verdict == "skipped" and "an offset outside (w, V) (a bias on the head?)" in result.summary
     squashed = run("shamir2018.local_minima", "usermodels:linear_unit_sigmoid", profile="smoke", shrink=False)
     assert squashed.verdict == "falsified", squashed.summary  # 1/2 at w = 0 for every x, but not an offset: judged
+
+
+def test_the_init_scale_is_drawn_only_for_a_build_that_takes_it() -> None:
+    from resclaims.profiles import PROFILES
+    from resclaims.setting_check import example_settings
+    claim = registry.get("shamir2018.bound_everywhere")
+    user = registry.subject_for("usermodels:linear_unit", claim.family, claim)
+    assert all("scale" not in s for s in example_settings(claim, user, PROFILES["ci"].scale))
+    reference = registry.subject_for(None, claim.family, claim)
+    assert all("scale" in s for s in example_settings(claim, reference, PROFILES["ci"].scale))
