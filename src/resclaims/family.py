@@ -355,7 +355,8 @@ def sequential_output(model: nn.Module, blocks: Sequence[nn.Module], x: Tensor, 
     for l, ((_, _, out), (_, nxt, _)) in enumerate(zip(seen, seen[1:])):
         if not (out is nxt or (out.shape == nxt.shape and torch.equal(out, nxt))):
             raise SubjectError(f"block {l + 2} does not receive block {l + 1}'s output: blocks(model) "
-                               f"must list blocks applied in sequence")
+                               f"must list blocks applied in sequence, each a whole residual unit with its "
+                               f"shortcut inside (h -> h + F(h)), not the branches F of a loop that adds h itself")
     return y
 
 
