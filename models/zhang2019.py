@@ -229,8 +229,7 @@ def draw_tau_resnet(skeleton: nn.Module, generator: torch.Generator) -> Iterator
     return draws()
 
 
-_FORWARD_ONLY = {"forward", "bias", "__module__", "__doc__", "__qualname__", "__firstlineno__",
-                 "__static_attributes__", "__annotations__"}
+_FORWARD_ONLY = {"forward", "bias"} | set(vars(type("_Bare", (nn.Module,), {})))  # + what every class body holds
 
 
 def draws_as_tau_block(block_class: type[nn.Module]) -> bool:
