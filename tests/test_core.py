@@ -254,3 +254,40 @@ def test_an_error_in_one_chunk_stops_the_others_and_is_raised(restore_threads) -
     with pytest.raises(FloatingPointError, match="blew up"):
         train.ensemble_descent(ens, loss, 0.01, 1000)
     assert len(calls) < 20 and torch.get_num_threads() == 2  # the other chunk stopped at its next step
+
+
+class _StemBufferNet(torch.nn.Module):
+    """A stem with its own buffer, blocks with theirs, and optionally the stem's weight
+    tied to the second block's (registered in the block, read by the stem too)."""
+
+    def __init__(self, seed: int, tie: bool = False) -> None:
+        super().__init__()
+        g = data.generator(seed)
+        self.blocks = torch.nn.ModuleList([torch.nn.Linear(4, 4, bias=False, dtype=torch.float64) for _ in range(3)])
+        for block in self.blocks:
+            block.weight.data = torch.randn(4, 4, generator=g, dtype=torch.float64) / 4
+            block.register_buffer("gain", torch.rand(4, generator=g, dtype=torch.float64))
+        self.stem = torch.nn.Linear(4, 4, bias=False, dtype=torch.float64)
+        self.stem.weight.data = torch.randn(4, 4, generator=g, dtype=torch.float64)
+        if tie:
+            self.stem.weight = self.blocks[1].weight
+        self.register_buffer("shift", torch.randn(4, generator=g, dtype=torch.float64))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.stem(x) + self.shift
+        for block in self.blocks:
+            h = h + block.gain * torch.tanh(block(h))
+        return h
+
+
+@pytest.mark.parametrize("tie", [False, True], ids=["own-stem", "stem-tied-to-a-block"])
+def test_the_batched_stem_reads_each_seeds_stem_state(tie: bool) -> None:
+    """The batched stem swaps in only the stem's tensors (the blocks do not run there), and
+    every tensor when the stem reads one registered in a block; either way h_0 of seed s
+    is that model's own."""
+    x = data.unit_sphere(6, 4, 0)
+    batched = Ensemble(lambda s: _StemBufferNet(s, tie), (3, 4, 5), x)
+    looped = Ensemble(lambda s: _StemBufferNet(s, tie), (3, 4, 5), x, batched=False)
+    assert batched.batched
+    assert torch.equal(batched.stem(x), looped.stem(x))
+    torch.testing.assert_close(sweeps.log_norms(batched, x), sweeps.log_norms(looped, x), rtol=1e-12, atol=1e-12)

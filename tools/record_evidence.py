@@ -2,7 +2,11 @@
 bit-identity test (tests/test_evidence_replay.py).
 
 Run it on the commit whose evidence is the baseline:
-    python tools/record_evidence.py tests/fixtures/evidence_baseline.json
+    python tools/record_evidence.py tests/fixtures/evidence_baseline_<machine>.json
+Bits depend on the machine as well as the code (MKL and ATen pick kernels by CPU, and
+those round differently), so a recording names the machine it was made on
+(:func:`machine`); the test holds a machine of a recorded kind to the bits, others to
+roundoff.
 The settings cover every architecture option of the families built through the
 ensemble (MLP and conv blocks, branch depths 1 and 2, one to three stages, vector and
 image inputs) and every claim whose check sweeps an ensemble, at sizes that run in
@@ -12,8 +16,10 @@ is computed on one CPU thread, since LAPACK's results depend on the thread count
 from __future__ import annotations
 
 import json
+import platform
 import subprocess
 import sys
+from pathlib import Path
 
 import torch
 
@@ -58,6 +64,16 @@ ALPHA = 1e-4  # the per-example false-alarm rate the checks size their seed coun
 THREADS = 1  # LAPACK's eigensolvers round differently with the thread count: record and replay on one
 
 
+def machine() -> str:
+    """What the bits depend on besides the code: the CPU model, the kernels ATen
+    dispatches to on it, and the torch version (which pins MKL's)."""
+    cpuinfo = Path("/proc/cpuinfo")
+    names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+             if line.startswith("model name")] if cpuinfo.exists() else []
+    model = names[0] if names else platform.processor() or platform.machine()
+    return f"{model}; {torch.backends.cpu.get_cpu_capability()}; torch {torch.__version__}"
+
+
 def record(claim_id: str, setting: dict) -> dict:
     """The claim's evidence on its family's reference for ``setting`` (ci size caps)."""
     claim = registry.get(claim_id)
@@ -76,7 +92,8 @@ def main(path: str) -> None:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     cases = [record(c, s) for c, s in CASES]
     with open(path, "w") as handle:
-        json.dump({"commit": commit, "alpha": ALPHA, "threads": THREADS, "cases": cases}, handle, indent=1, allow_nan=False)
+        json.dump({"commit": commit, "machine": machine(), "alpha": ALPHA, "threads": THREADS, "cases": cases},
+                  handle, indent=1, allow_nan=False)
 
 
 if __name__ == "__main__":

@@ -245,8 +245,10 @@ class Ensemble:
         """h_0 (the input of block 1) for every seed: (S, n, ...)."""
         if not self.batched:
             return torch.stack([input_of(m, self._blocks_of(m)[0], x) for m in self.models])
+        # the blocks never run here: their tensors are not swapped in (unless tied to the stem's)
+        skip = set() if self._tied else set().union(*self._block_names, *self._buffer_names)
         if not self.streamed:
-            params = self.params
+            params = {n: p for n, p in self.params.items() if n not in skip}
         else:  # the stem's parameters are those drawn before block 1's (checked: _streamable)
             if self._stem_done:
                 raise RuntimeError("a streamed ensemble runs the stem once, first")
@@ -259,7 +261,8 @@ class Ensemble:
         return torch.stack([
             input_of(self._template, first, x, lambda v: functional_call(
                 self._template, ({k: p[s] for k, p in params.items()},
-                                 {k: b[s] for k, b in self.buffers.items()}), (v,), tie_weights=self._tied))
+                                 {k: b[s] for k, b in self.buffers.items() if k not in skip}), (v,),
+                tie_weights=self._tied))
             for s in range(self.size)])
 
     def block(self, layer: int, h: Tensor) -> Tensor:
