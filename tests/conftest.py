@@ -19,6 +19,14 @@ sys.path.insert(0, str(Path(__file__).parent / "fixtures"))  # user-model fixtur
 sys.path.insert(0, str(Path(__file__).parent.parent))  # the examples: `examples.cifar_resnet:adapter`
 
 
+@pytest.fixture
+def restore_threads():
+    """The torch thread count as it was, after a test that sets it."""
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
 def grouped(claim_id: str, subject: str, *values: str) -> Any:
     """pytest.param(*values), kept in one xdist worker with the other tests on ``subject``
     whose claims share evidence (``Claim.shares``: computed once per process).  Effective

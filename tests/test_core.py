@@ -191,13 +191,6 @@ def test_ntk_top_eigenvalue_against_the_dense_gram(arch: dict, centered: bool) -
     assert bool((power <= dense * (1 + 1e-10)).all()) and bool((power >= 0.98 * dense).all())
 
 
-@pytest.fixture
-def restore_threads():
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
-
-
 def _per_seed_runs(subject, arch: dict, seeds: tuple[int, ...], lr: float, loss_scale=None):
     """The NTK's top eigenvalue, a GD trajectory and the trained tensors after it, on one
     thread (one run over every seed) and on two (the seeds in two chunks side by side)."""
