@@ -219,7 +219,12 @@ def _output_terms(chain: Chain, out: Tensor) -> tuple[Tensor, Tensor]:
 def chain_hessian(chain: Chain, w: Tensor) -> Tensor:
     """The dense Hessian of R at w (P x P, P = w.numel()) by the backward sweep in the
     module docstring, each block above the diagonal computed once and mirrored.  Raises
-    NotAChain for a loss that is not a sum over samples."""
+    NotAChain for a loss that is not a sum over samples.
+
+    R_k lives in one (N, d, P) buffer when every state has the same width d: block k's
+    columns W_k are written beside those of the later blocks, which A_k^T transforms in
+    place, and not at all where A_k = I for every sample (a residual block whose branch
+    is zero at w, as at the zero point): no copy of R per block."""
     n = chain.x.shape[0]
     hs, deltas, k_mat = _first_order(chain, w)
     terms = _all_block_terms(chain, w, hs, deltas)
@@ -227,6 +232,8 @@ def chain_hessian(chain: Chain, w: Tensor) -> Tensor:
     starts = [sum(sizes[:k]) for k in range(len(sizes))]
     total = sum(sizes)
     h_exp = w.new_zeros(total, total)
+    widths = {h.reshape(n, -1).shape[1] for h in hs}
+    buffer = w.new_empty(n, widths.pop(), total) if len(widths) == 1 else None
     r = w.new_zeros(n, k_mat.shape[1], 0)  # R_k: (N, d_k, columns of blocks > k)
     for k in reversed(range(len(chain.blocks))):
         a, e, c, dt, f = terms[k]
@@ -238,16 +245,29 @@ def chain_hessian(chain: Chain, w: Tensor) -> Tensor:
         h_exp[s, s] = 0.5 * (diagonal + diagonal.T)  # symmetric up to roundoff
         h_exp[s, s.stop:] = rows @ r.reshape(rows.shape[1], r.shape[2])
         h_exp[s.stop:, s] = h_exp[s, s.stop:].T
-        nxt = w.new_empty(n, a.shape[2], total - s.start)
-        torch.add(dt.transpose(1, 2), at @ ke, out=nxt[:, :, :sizes[k]])  # W_k
-        torch.bmm(at, r, out=nxt[:, :, sizes[k]:])
-        r, k_mat = nxt, at @ k_mat @ a + c
+        if buffer is None:
+            nxt = w.new_empty(n, a.shape[2], total - s.start)
+            torch.add(dt.transpose(1, 2), at @ ke, out=nxt[:, :, :sizes[k]])  # W_k
+            torch.bmm(at, r, out=nxt[:, :, sizes[k]:])
+            r = nxt
+        else:
+            torch.add(dt.transpose(1, 2), at @ ke, out=buffer[:, :, s])  # W_k
+            if r.shape[2] and not _is_identity(a):
+                r.copy_(torch.bmm(at, r))
+            r = buffer[:, :, s.start:]
+        k_mat = at @ k_mat @ a + c
     index = torch.cat([chain.index(k) for k in range(len(chain.blocks))])
     if torch.equal(index, torch.arange(w.numel(), device=index.device)):
         return h_exp
     out = w.new_zeros(w.numel(), w.numel())  # fold tied copies into their shared variables
     out.index_put_((index[:, None], index[None, :]), h_exp, accumulate=True)
     return out
+
+
+def _is_identity(a: Tensor) -> bool:
+    """Whether every sample's state Jacobian A (N, d, d) is exactly the identity."""
+    return a.shape[1] == a.shape[2] and torch.equal(a, torch.eye(a.shape[1], dtype=a.dtype, device=a.device)
+                                                   .expand_as(a))
 
 
 def _first_order(chain: Chain, w: Tensor) -> tuple[list[Tensor], list[Tensor], Tensor]:
