@@ -22,6 +22,11 @@ theorem claims
 * gd_depth3_plateau        (C-T5, converse) n = 3 from small init: still on the plateau after them.
 * gd_depth1_unstable       (C-T5, converse) n = 1 at the same step size: fails at depth 32.
 
+A subject's own loss must be a positive multiple c of R (c = 2 without the 1/2, 2/d for
+torch's ``mse_loss``, N for a sum over samples); the Hessian claims then expect c times
+the theory's values (H scales with the loss), the GD claims run at the theory's step
+size whatever c is, and any other loss is outside the claims (skipped, with the ratios).
+
 Every claim is stated for the smooth stacks the paper analyses.  The Hessian-at-zero
 claims (C-T1, C-T3) flag a branch with a kink at 0 (ReLU) by a two-sided Taylor test,
 never passing a Hessian autograd computes as 0; the others require a declared smooth
@@ -39,7 +44,7 @@ import torch
 from hypothesis import strategies as st
 from torch import Tensor, nn
 
-from resclaims.claim import Cite, Claim, Context, Evidence, Judgement, Setting
+from resclaims.claim import Cite, Claim, Context, Evidence, Judgement, OutsideHypotheses, Setting
 from resclaims.claims import li2016_figures as draw
 from resclaims.core import data as core_data
 from resclaims.core import hessian, train
@@ -86,6 +91,7 @@ def _objective(subject: Subject, model: nn.Module, x: Tensor, y: Tensor) -> hess
     grouped = {id(p) for g in groups for p in g}
     shared = [p for i, p in trained.items() if i not in grouped]
     dev = next(iter(trained.values())).device
+    _loss_scale(subject, x, y)  # the theorem's loss up to a constant, or outside the claim
     obj = hessian.model_objective(model, groups + ([shared] if shared else []), x.to(dev), y.to(dev),
                                   subject.adapter.loss or hessian.mean_squared, blocks)
     with torch.no_grad():
@@ -93,6 +99,32 @@ def _objective(subject: Subject, model: nn.Module, x: Tensor, y: Tensor) -> hess
             raise SubjectError(f"subject {subject.name}: the loss differs between two evaluations at the same "
                                f"weights (dropout or another random module in train mode?)")
     return obj
+
+
+LOSS_RTOL = 1e-9  # a loss that is c R agrees with c R to roundoff at every output (float64)
+LOSS_PROBES = (1e-2, 1.0, 1e2)  # residual sizes at which the subject's loss is compared with R
+
+
+def _loss_scale(subject: Subject, x: Tensor, y: Tensor) -> float:
+    """c with loss(y_hat, y) = c (1/2N) sum_i ||y_hat_i - y_i||^2 for the subject's loss (1
+    without one), measured at outputs y + r E (E Gaussian, r in LOSS_PROBES).
+    OutsideHypotheses when the ratios differ: not a multiple of the squared error."""
+    loss = subject.adapter.loss
+    if loss is None:
+        return 1.0
+    g = core_data.generator(0)
+    ratios = []
+    with torch.no_grad():
+        for size in LOSS_PROBES:
+            out = y + size * torch.randn(y.shape, generator=g, dtype=y.dtype)
+            ratios.append(float(loss(out, y)) / float(hessian.mean_squared(out, y)))
+    c = ratios[0]
+    if not (c > 0 and all(abs(r - c) <= LOSS_RTOL * c for r in ratios)):
+        raise OutsideHypotheses(f"the loss of {subject.name} is not a positive multiple of the squared error "
+                                f"(1/2N) sum ||y_hat - y||^2 the theorems are about: its ratio to it is "
+                                f"{', '.join(f'{r:.6g}' for r in ratios)} at residuals of size "
+                                f"{', '.join(f'{r:g}' for r in LOSS_PROBES)}")
+    return c
 
 
 def _spectrum(obj: hessian.Objective) -> Tensor:
@@ -145,11 +177,12 @@ DEPTH2_TS = (1e-2, 10 ** -1.5, 1e-1)  # steps t of the Taylor remainder
 
 def _depth2_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:
     x, y = data(setting)
+    c = _loss_scale(subject, x, y)
     sigma = torch.linalg.svdvals(moments(x, y))
     model = _build(subject, setting, ctx, setting["seed"])
     obj = _objective(subject, model, x, y)
     d = setting["width"]
-    distinct = torch.cat([-sigma, sigma])
+    distinct = c * torch.cat([-sigma, sigma])  # H scales with the loss: c {+-sigma_i(A)}
     # each +-sigma_i(A) has multiplicity P / (2d): d L for d x d layers, m L for a hidden width m
     multiplicity = obj.size // (2 * d) if obj.size % (2 * d) == 0 else 0
     if obj.size <= DENSE_MAX:
@@ -165,15 +198,15 @@ def _depth2_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:
         cross = max(float(hessian.block_hessian(obj, 0, b).abs().max()) for b in others)
         expected = distinct.sort().values if multiplicity else None
     cond = hessian.conditioning(eig)
-    scale = cond.max_abs / float(sigma[0])
-    return {"parameters": obj.size, "theorem_parameters": 2 * d * d * setting["depth"],
+    top = c * float(sigma[0])
+    scale = cond.max_abs / top
+    return {"parameters": obj.size, "theorem_parameters": 2 * d * d * setting["depth"], "loss_scale": c,
             "gradient_norm": float(hessian.gradient(obj).norm()), "sigma_A": sigma,
             "cond_A": float(sigma[0] / sigma[-1]), "cond_H": cond.cond, "max_abs_H": cond.max_abs,
             "negative": int((eig < 0).sum()), "dense": obj.size <= DENSE_MAX, "exhausted": exhausted,
-            "spectrum_error": _match(eig, expected, float(sigma[0])) if exhausted else math.inf,
-            "scaled_spectrum_error": (_match(eig / scale, expected, float(sigma[0]))
-                                      if exhausted and scale > 0 else math.inf),
-            "cross_unit_max": cross / float(sigma[0]), "eigenvalues": eig,
+            "spectrum_error": _match(eig, expected, top) if exhausted else math.inf,
+            "scaled_spectrum_error": _match(eig / scale, expected, top) if exhausted and scale > 0 else math.inf,
+            "cross_unit_max": cross / top, "eigenvalues": eig,
             **_remainders(obj, setting["seed"], subtract=2, ts=DEPTH2_TS)}
 
 
@@ -201,22 +234,30 @@ def _parameter_hint(ev: Evidence) -> str:
 
 def _spectrum_failure(ev: Evidence) -> str:
     """What is wrong with spec H(0), in the theorem's terms."""
-    sigma_max = ev["sigma_A"][0]
+    c = ev.get("loss_scale", 1.0)
+    sigma_max = c * ev["sigma_A"][0]
     hint = _parameter_hint(ev)
     if not ev["exhausted"]:
         return (f"spec H(0) has more than {LANCZOS_STEPS} distinct eigenvalues (Lanczos did not exhaust the "
                 f"Krylov space), where {{+-sigma_i(A)}} has {2 * len(ev['sigma_A'])}" + hint)
     if ev["scaled_spectrum_error"] <= SPECTRUM_RTOL:
-        return (f"spec H(0) = c {{+-sigma_i(A)}} with c = {ev['max_abs_H'] / sigma_max:.4g}, not 1: the loss is "
-                f"scaled (a sum over samples, a mean over outputs, no 1/2?) or units share weights" + hint)
-    return (f"spec H(0) is not {{+-sigma_i(A)}}: max|lambda| = {ev['max_abs_H']:.4g} = "
-            f"{ev['max_abs_H'] / sigma_max:.3g} sigma_max(A), cond H = {ev['cond_H']:.4g} vs cond A = "
+        return (f"spec H(0) = k {{+-sigma_i(A)}} with k = {ev['max_abs_H'] / ev['sigma_A'][0]:.4g}, where the "
+                f"loss (c = {c:.4g} times (1/2N) sum ||y_hat - y||^2) makes k = c: a factor inside the units, "
+                f"or units that share weights" + hint)
+    return (f"spec H(0) is not {_times(c)}{{+-sigma_i(A)}}: max|lambda| = {ev['max_abs_H']:.4g} = "
+            f"{ev['max_abs_H'] / sigma_max:.3g} {_times(c)}sigma_max(A), cond H = {ev['cond_H']:.4g} vs cond A = "
             f"{ev['cond_A']:.4g}, {ev['negative']} of {ev['parameters']} negative, off by "
-            f"{ev['spectrum_error']:.3g} sigma_max" + hint)
+            f"{ev['spectrum_error']:.3g} {_times(c)}sigma_max" + hint)
+
+
+def _times(c: float) -> str:
+    """'c ' for a loss c times the theory's, '' for the theory's own (c = 1)."""
+    return "" if c == 1 else f"{c:.4g} "
 
 
 def _depth2_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judgement:
-    grad_rel = ev["gradient_norm"] / ev["sigma_A"][0]
+    c = ev.get("loss_scale", 1.0)
+    grad_rel = ev["gradient_norm"] / (c * ev["sigma_A"][0])
     kink = _smoothness(ev)
     low_order = _extreme(ev["remainder_orders"], min)
     parts = [(decades(grad_rel, GRADIENT_RTOL), f"grad R(0) = {ev['gradient_norm']:.3g} != 0"),
@@ -241,7 +282,9 @@ def _depth2_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judgement:
         return Judgement(False, margin, why)
     signs = (f"{ev['negative']}/{ev['parameters']} negative" if ev["dense"] else
              f"{ev['negative']} of the distinct values Lanczos found negative")
-    return Judgement(True, margin, f"grad 0; spec H(0) = +-sigma_i(A) x {ev['parameters'] // (2 * setting['width'])} "
+    factor, named = ("c ", f" (c = {c:.4g}, the loss's constant)") if c != 1 else ("", "")
+    return Judgement(True, margin, f"grad 0; spec H(0) = +-{factor}sigma_i(A) x "
+                                   f"{ev['parameters'] // (2 * setting['width'])}{named} "
                                    f"to {ev['spectrum_error']:.2g} sigma_max; cond H = {ev['cond_H']:.4g} = "
                                    f"cond A; {signs}; smooth (order {low_order:.2f})")
 
@@ -250,7 +293,8 @@ depth2_hessian_at_zero = Claim(
     id="li2016.depth2_hessian_at_zero",
     cite=_cite("abstract; Sect. 3 (2-shortcut Hessian at zero)"),
     statement="For shortcut depth 2 at W = 0: grad R(0) = 0 and spec H(0) = {+sigma_i(A), -sigma_i(A)}, each "
-              "with multiplicity d L (A = Sxx - Sxy), so cond H(0) = cond A for every depth L, half the "
+              "with multiplicity d L (A = Sxx - Sxy; c times that for a loss c times R), so cond H(0) = cond A "
+              "for every depth L, half the "
               "eigenvalues are negative (a strict saddle) and different units decouple; the same with tanh "
               "in the branch.",
     provenance="paper",
@@ -292,6 +336,7 @@ def _depth1_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:
     for seed in itertools.islice(datasets, count):
         x, y = data({**setting, "seed": seed})
         a = moments(x, y)
+        c = _loss_scale(subject, x, y)
         sigma = torch.linalg.svdvals(a)
         cond_a.append(float(sigma[0] / sigma[-1]))
         tops, conds = [], []
@@ -302,7 +347,7 @@ def _depth1_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:
             conds.append(hessian.conditioning(eig).cond)
             if depth == COND_DEPTH:
                 per_unit = [g for g in torch.split(hessian.gradient(obj), obj.sizes) if g.numel()]
-                gradient_errors.append(max(_transpose_error(g, a) for g in per_unit))
+                gradient_errors.append(max(_transpose_error(g, c * a) for g in per_unit))
                 decades.append(math.log10(conds[-1] / cond_a[-1]))
         logs = [math.log(t) if t > 0 else math.nan for t in tops]
         slopes.append(slope([math.log(L) for L in depths], logs))
@@ -326,20 +371,22 @@ def _transpose_error(grad: Tensor, a: Tensor) -> float:
 def _depth1_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judgement:
     worst = max(ev["unit_gradient_error"])
     if not worst < 1e-6:
-        return Judgement(False, -worst, f"grad_(W_l) R(0) is not A^T in every unit: off by {worst:.3g} ||A|| "
-                                        f"(0 for a 1-shortcut stack)")
+        return Judgement(False, -worst, f"grad_(W_l) R(0) is not c A^T in every unit (c: the loss's constant, 1 "
+                                        f"for (1/2N) sum ||y_hat - y||^2): off by {worst:.3g} c ||A|| (0 for a "
+                                        f"1-shortcut stack)")
     half = Context(ctx.device, ctx.alpha / 2, ctx.scale)
     grow = band_verdict(ev["slopes"], *SLOPE_BAND, half, "d log lambda_max / d log L")
     cond = band_verdict(ev["cond_decades_over_A"], COND_DECADES, math.inf, half, "log10 cond H(L=32)/cond A")
     holds = grow.holds and cond.holds
     return Judgement(holds, min(grow.margin, cond.margin),
-                     f"grad_(W_l) R(0) = A^T in every unit; {grow.summary}; {cond.summary}")
+                     f"grad_(W_l) R(0) = c A^T in every unit; {grow.summary}; {cond.summary}")
 
 
 depth1_curvature_grows = Claim(
     id="li2016.depth1_curvature_grows",
     cite=_cite("abstract (1-shortcut: condition number explodes with depth)"),
-    statement="For shortcut depth 1 at W = 0: grad_(W_l) R(0) = A^T in every unit (0 is not stationary), the "
+    statement="For shortcut depth 1 at W = 0: grad_(W_l) R(0) = c A^T in every unit (c: the loss's constant, "
+              "1 for R; 0 is not stationary), the "
               "top Hessian eigenvalue grows linearly in L (d log lambda_max / d log L in [0.9, 1.1] over L = "
               "8..32, to 64 in the larger profiles), and cond H(0) at L = 32 exceeds cond A at least tenfold.",
     provenance="paper",
@@ -570,6 +617,7 @@ def _train(subject: Subject, setting: Setting, ctx: Context, depth: int, steps: 
     seed, all at once: losses (T + 1, S); stops early once every seed is below
     TARGET F0 (``stop``)."""
     x, y = data(setting)
+    _loss_scale(subject, x, y)  # the theorem's loss up to a constant, or outside the claim
     dev = torch.device(ctx.device)
     seeds = core_data.spawn(setting["seed"], count)
     ens = Ensemble(lambda s: _build(subject, setting, ctx, s, depth, "gaussian", SMALL_INIT),

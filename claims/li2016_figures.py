@@ -48,11 +48,13 @@ def depth2_hessian_at_zero(result: Result, fig: Figure, *, spectrum_rtol: float,
                           "cross_unit_max", "remainder_orders", "mismatch")
     if ev is None:
         return
-    sigma, eig = numbers(ev["sigma_A"]), numbers(ev["eigenvalues"])
+    c = number(ev.get("loss_scale", 1.0))  # a loss c times R: levels c sigma_i(A)
+    sigma, eig = [c * number(v) for v in numbers(ev["sigma_A"])], numbers(ev["eigenvalues"])
     for i, level in enumerate(sigma):
         for sign in (1, -1):
             spectrum.axhline(sign * level, color=BAND, ls="--", lw=1,
-                             label="$\\pm\\sigma_i(A)$" if i == 0 and sign == 1 else None)
+                             label=("$\\pm\\sigma_i(A)$" if c == 1 else f"$\\pm {c:.4g}\\,\\sigma_i(A)$")
+                             if i == 0 and sign == 1 else None)
     spectrum.scatter(range(1, len(eig) + 1), eig, s=10, color=INTERVAL, zorder=3,
                      label="eigenvalues of $H(0)$" + ("" if ev.get("dense", True) else " (distinct, Lanczos)"))
     spectrum.set_xlabel("index $k$ (increasing)")

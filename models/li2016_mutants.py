@@ -150,8 +150,9 @@ SUBJECTS = [
     _subject("branch_biases", "nn.Linear bias=True left on in the branch (zero-initialised, trained)", "mutant",
              ("depth2_hessian_at_zero", "depth1_curvature_grows", "deep_shortcut_flat", "small_init_limit",
               "gd_depth2_depth_free", "gd_depth3_plateau"), build=_with_unit(BiasedUnit)),
-    _subject("loss_sum", "the training loss sums over samples where the theory means a mean", "mutant",
-             ("depth2_hessian_at_zero", "depth1_curvature_grows", "gd_depth2_depth_free", "gd_depth3_plateau"),
+    _subject("loss_sum", "the training loss sums over samples where the theory means a mean (the Hessian claims "
+             "scale their expectation by the loss's constant N; at the theory's step size GD diverges)", "mutant",
+             ("gd_depth2_depth_free", "gd_depth3_plateau"),
              build=shortcut_stack, loss=summed_squares),
     _subject("missing_residual_add", "one unit (the middle one) without its residual add", "mutant",
              ("depth2_hessian_at_zero", "depth1_curvature_grows", "small_init_limit"), build=_missing_add),

@@ -4,9 +4,11 @@ from __future__ import annotations
 import pytest
 import torch
 
+from resclaims import Adapter, Subject
 from resclaims.core import hessian
 from resclaims.core.data import generator, linear_regression
-from resclaims.models.li2016 import initialise_, plain_linear, shortcut_stack
+from resclaims.models import li2016_mutants as mutants
+from resclaims.models.li2016 import SHORTCUT_STACK, initialise_, plain_linear, shortcut_stack
 from resclaims.strategies.stacks import moments
 
 
@@ -47,9 +49,7 @@ def test_whitened_data_have_identity_second_moment() -> None:
 
 
 def test_a_stack_with_a_head_is_outside_the_family_contract() -> None:
-    from resclaims import Adapter, Subject
     from resclaims.family import SubjectError
-    from resclaims.models.li2016 import SHORTCUT_STACK
 
     def with_head(depth: int, width: int, init: str, generator: torch.Generator) -> torch.nn.Module:
         model = shortcut_stack(depth, width, "gaussian", 0.1, generator=generator)
@@ -61,23 +61,52 @@ def test_a_stack_with_a_head_is_outside_the_family_contract() -> None:
         subject.check_contract()
 
 
-def test_a_sum_over_samples_is_named_as_a_scale_factor() -> None:
+SETTING = {"shortcut_depth": 2, "depth": 2, "width": 3, "samples": 64, "whiten": True, "seed": 0}
+
+
+def _with_loss(loss, build=shortcut_stack) -> Subject:
+    return Subject("own-loss", SHORTCUT_STACK, Adapter(build=build, loss=loss))
+
+
+@pytest.mark.parametrize("loss, c", [
+    (mutants.summed_squares, "64"),                                                  # a sum over N = 64 samples
+    (torch.nn.functional.mse_loss, "0.6667"),                                        # a mean over N d, no 1/2
+    (lambda out, y: (out - y).pow(2).sum(1).mean(), "2")], ids=["sum", "mse_loss", "no-half"])
+def test_a_loss_that_is_c_times_the_theorys_is_judged_against_c_times_its_values(loss, c: str) -> None:
+    """H scales with the loss: spec H(0) = c {+-sigma_i(A)}, and the claim says which c."""
     from resclaims.engine import run
-    setting = {"shortcut_depth": 2, "depth": 2, "width": 3, "samples": 64, "whiten": True, "seed": 0}
-    result = run("li2016.depth2_hessian_at_zero", "li2016.loss_sum", setting=setting)
-    assert result.verdict == "falsified" and "c = 64" in result.summary
+    result = run("li2016.depth2_hessian_at_zero", _with_loss(loss), setting=SETTING)
+    assert result.verdict == "holds" and f"c = {c}," in result.summary
 
 
-def test_hessian_claims_accept_torch_mse_loss_and_report_its_scale() -> None:
-    from resclaims import Adapter
+def test_a_loss_that_is_not_a_multiple_of_the_squared_error_is_outside_the_claims() -> None:
     from resclaims.engine import run
-    from resclaims.models.li2016 import SHORTCUT_STACK
-    from resclaims.family import Subject
+    result = run("li2016.depth2_hessian_at_zero", _with_loss(torch.nn.functional.l1_loss), setting=SETTING)
+    assert result.verdict == "skipped" and "not a positive multiple of the squared error" in result.summary
 
-    subject = Subject("mse", SHORTCUT_STACK, Adapter(build=shortcut_stack, loss=torch.nn.functional.mse_loss))
-    setting = {"shortcut_depth": 2, "depth": 2, "width": 3, "samples": 64, "whiten": True, "seed": 0}
-    result = run("li2016.depth2_hessian_at_zero", subject, setting=setting)  # mean over N d, no 1/2: c = 2/d
-    assert result.verdict == "falsified" and "c = 0.6667" in result.summary
+
+class _DoubledUnit(torch.nn.Module):
+    """h -> h + 2 W2 W1 h: a factor inside the unit, which no loss constant explains."""
+
+    def __init__(self, unit: torch.nn.Module) -> None:
+        super().__init__()
+        self.inner = unit
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return h + 2 * self.inner.branch(h)
+
+
+def test_a_factor_inside_the_units_is_told_from_the_losss_constant() -> None:
+    from resclaims.engine import run
+
+    def doubled(depth: int, width: int, init: str, generator: torch.Generator) -> torch.nn.Module:
+        model = shortcut_stack(depth, width, init, generator=generator)
+        model.units = torch.nn.ModuleList(_DoubledUnit(u) for u in model.units)
+        return model
+    subject = Subject("doubled", SHORTCUT_STACK, Adapter(build=doubled, loss=mutants.summed_squares,
+                                                         fixed={"shortcut_depth": 2, "activation": "identity"}))
+    result = run("li2016.depth2_hessian_at_zero", subject, setting=SETTING)
+    assert result.verdict == "falsified" and "k = 128" in result.summary and "c = 64" in result.summary
 
 
 def test_extra_parameters_are_named_before_the_two_sided_taylor_test() -> None:
