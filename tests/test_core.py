@@ -249,6 +249,19 @@ def test_an_error_in_one_chunk_stops_the_others_and_is_raised(restore_threads) -
     assert len(calls) < 20 and torch.get_num_threads() == 2  # the other chunk stopped at its next step
 
 
+class _GainUnit(torch.nn.Module):
+    """h -> h + gain * tanh(W h), the gain a buffer."""
+
+    def __init__(self, g: torch.Generator) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(4, 4, bias=False, dtype=torch.float64)
+        self.linear.weight.data = torch.randn(4, 4, generator=g, dtype=torch.float64) / 4
+        self.register_buffer("gain", torch.rand(4, generator=g, dtype=torch.float64))
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return h + self.gain * torch.tanh(self.linear(h))
+
+
 class _StemBufferNet(torch.nn.Module):
     """A stem with its own buffer, blocks with theirs, and optionally the stem's weight
     tied to the second block's (registered in the block, read by the stem too)."""
@@ -256,20 +269,17 @@ class _StemBufferNet(torch.nn.Module):
     def __init__(self, seed: int, tie: bool = False) -> None:
         super().__init__()
         g = data.generator(seed)
-        self.blocks = torch.nn.ModuleList([torch.nn.Linear(4, 4, bias=False, dtype=torch.float64) for _ in range(3)])
-        for block in self.blocks:
-            block.weight.data = torch.randn(4, 4, generator=g, dtype=torch.float64) / 4
-            block.register_buffer("gain", torch.rand(4, generator=g, dtype=torch.float64))
+        self.blocks = torch.nn.ModuleList([_GainUnit(g) for _ in range(3)])
         self.stem = torch.nn.Linear(4, 4, bias=False, dtype=torch.float64)
         self.stem.weight.data = torch.randn(4, 4, generator=g, dtype=torch.float64)
         if tie:
-            self.stem.weight = self.blocks[1].weight
+            self.stem.weight = self.blocks[1].linear.weight
         self.register_buffer("shift", torch.randn(4, generator=g, dtype=torch.float64))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.stem(x) + self.shift
         for block in self.blocks:
-            h = h + block.gain * torch.tanh(block(h))
+            h = block(h)
         return h
 
 
@@ -284,3 +294,19 @@ def test_the_batched_stem_reads_each_seeds_stem_state(tie: bool) -> None:
     assert batched.batched
     assert torch.equal(batched.stem(x), looped.stem(x))
     torch.testing.assert_close(sweeps.log_norms(batched, x), sweeps.log_norms(looped, x), rtol=1e-12, atol=1e-12)
+
+
+def test_a_sweep_refuses_a_model_whose_blocks_read_more_than_their_input() -> None:
+    """At the claim's own sizes, not only the contract's small probe: the chained sweep is
+    checked against the first seed's forward pass before it runs."""
+    from resclaims.core.ensemble import NotChained
+    from usermodels import own_skip_passed, stale_skip
+
+    x = data.unit_sphere(4, 5, 0)
+    for build, refused in ((stale_skip, True), (own_skip_passed, False)):
+        ens = Ensemble(lambda s: build(5, 6, 0.4, 5, 2, data.generator(s)), (1, 2), x)
+        if refused:
+            with pytest.raises(NotChained, match="block 2 is called with more than the hidden state"):
+                sweeps.log_norms(ens, x)
+        else:
+            assert torch.isfinite(sweeps.log_norms(ens, x)).all()

@@ -149,6 +149,7 @@ def test_user_factory_without_generator_is_deterministic() -> None:
     ("usermodels:out_of_order", "the forward pass called blocks [3, 2, 1]"),
     ("usermodels:wrong_inputs", "must return a tensor with 4 rows"),
     ("usermodels:crashes_when_deep", "raised RuntimeError during zhang2019.forward_stable"),
+    ("usermodels:stale_skip", "block 2 is called with more than the hidden state"),
 ])
 def test_broken_subject_is_an_error_result(spec: str, message: str, tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
@@ -158,6 +159,11 @@ def test_broken_subject_is_an_error_result(spec: str, message: str, tmp_path: Pa
     assert result["verdict"] == "error" and message in result["summary"] and spec in result["summary"]
     with pytest.raises(SubjectError, match="subject"):
         resclaims.verify(CHEAP, spec)
+
+
+def test_a_block_handed_its_own_input_as_an_extra_argument_is_accepted(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    assert main(["check", "--claims", CHEAP, "--subject", "usermodels:own_skip_passed", "--json", str(out)]) == 0
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from resclaims.core.data import generator, unit_sphere
 from resclaims.costs import phase
-from resclaims.core.ensemble import Drawn, input_of
+from resclaims.core.ensemble import Drawn, NotChained, chained_output, input_of
 
 Factory = Callable[..., nn.Module]
 Role = Literal["reference", "mutant", "control"]
@@ -328,36 +328,17 @@ def sequential_output(model: nn.Module, blocks: Sequence[nn.Module], x: Tensor, 
     """``model(x)``, after checking the contract every residual family shares: ``blocks``
     has ``depth`` entries, the stem alone reaches block 1, and the forward pass applies
     the blocks once each, in order, with nothing in between (block l+1 receives exactly
-    block l's output).  Raises SubjectError saying which part fails."""
+    block l's output), and a block called with more than the hidden state (a skip taken
+    from elsewhere) gives the same output without it.  Raises SubjectError saying which
+    part fails."""
     if len(blocks) != depth:
         raise SubjectError(f"model has {len(blocks)} blocks for depth={depth}")
     with torch.no_grad():
         input_of(model, blocks[0], x)  # the stem alone must reach block 1
-    position = {}
-    for l, b in enumerate(blocks):  # a module listed twice (tied units) is one hook
-        position.setdefault(id(b), l)
-    seen: list[tuple[int, Tensor, Tensor]] = []
-    def record(module: nn.Module, args: tuple, out: Tensor) -> None:
-        if not args:
-            raise SubjectError("a block was called without a positional input: blocks must take the hidden "
-                               "state as their first argument")
-        seen.append((id(module), args[0], out))
-    hooks = [b.register_forward_hook(record) for b in {id(b): b for b in blocks}.values()]
     try:
-        with torch.no_grad():
-            y = model(x)
-    finally:
-        for h in hooks:
-            h.remove()
-    if [i for i, _, _ in seen] != [id(b) for b in blocks]:
-        raise SubjectError(f"the forward pass called blocks {[position[i] + 1 for i, _, _ in seen]}, "
-                           f"expected each of 1..{depth} once, in order")
-    for l, ((_, _, out), (_, nxt, _)) in enumerate(zip(seen, seen[1:])):
-        if not (out is nxt or (out.shape == nxt.shape and torch.equal(out, nxt))):
-            raise SubjectError(f"block {l + 2} does not receive block {l + 1}'s output: blocks(model) "
-                               f"must list blocks applied in sequence, each a whole residual unit with its "
-                               f"shortcut inside (h -> h + F(h)), not the branches F of a loop that adds h itself")
-    return y
+        return chained_output(model, blocks, x)
+    except NotChained as why:
+        raise SubjectError(str(why)) from None
 
 
 def load_adapter(spec: str) -> Adapter:

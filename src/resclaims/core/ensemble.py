@@ -81,6 +81,62 @@ def input_of(model: nn.Module, block: nn.Module, x: Tensor, call: Callable[[Tens
     raise RuntimeError("the forward pass never called the first residual block")
 
 
+class NotChained(RuntimeError):
+    """The model's forward pass is not its blocks applied in sequence, each to the
+    previous one's output alone; the message says where."""
+
+
+def chained_output(model: nn.Module, blocks: Sequence[nn.Module], x: Tensor) -> Tensor:
+    """``model(x)``, after checking that its forward pass applies ``blocks`` once each, in
+    order, with nothing in between (block l+1 receives exactly block l's output), and that
+    a block called with more than the hidden state (a skip taken from elsewhere) gives the
+    same output without it: what ``stem`` then ``block(l, .)`` compute is then the model's
+    own forward pass.  Raises NotChained saying which part fails."""
+    position: dict[int, int] = {}
+    for l, b in enumerate(blocks):  # a module listed twice (tied units) is one hook
+        position.setdefault(id(b), l)
+    seen: list[tuple[int, Tensor, Tensor, bool]] = []
+
+    def record(module: nn.Module, args: tuple, kwargs: dict, out: Tensor) -> None:
+        if not args:
+            raise NotChained("a block was called without a positional input: blocks must take the hidden "
+                             "state as their first argument")
+        seen.append((id(module), args[0], out, len(args) > 1 or bool(kwargs)))
+    hooks = [b.register_forward_hook(record, with_kwargs=True) for b in {id(b): b for b in blocks}.values()]
+    try:
+        with torch.no_grad():
+            y = model(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    if [i for i, _, _, _ in seen] != [id(b) for b in blocks]:
+        raise NotChained(f"the forward pass called blocks {[position[i] + 1 for i, _, _, _ in seen]}, "
+                         f"expected each of 1..{len(blocks)} once, in order")
+    for l, ((_, _, out, _), (_, nxt, _, _)) in enumerate(zip(seen, seen[1:])):
+        if not (out is nxt or (out.shape == nxt.shape and torch.equal(out, nxt))):
+            raise NotChained(f"block {l + 2} does not receive block {l + 1}'s output: blocks(model) "
+                             f"must list blocks applied in sequence, each a whole residual unit with its "
+                             f"shortcut inside (h -> h + F(h)), not the branches F of a loop that adds h itself")
+    for l, (_, h, out, extra) in enumerate(seen):
+        if extra and not _same_alone(blocks[l], h, out):
+            raise NotChained(f"block {l + 1} is called with more than the hidden state (another argument, "
+                             f"such as a skip taken from elsewhere) and gives another output without it: the "
+                             f"claims apply each block alone, h_l = block_l(h_(l-1)), so a block may depend "
+                             f"on h_(l-1) only")
+    return y
+
+
+def _same_alone(block: nn.Module, h: Tensor, out: Tensor) -> bool:
+    """Whether ``block(h)`` alone gives ``out``, what it gave in the forward pass with more
+    arguments (to float roundoff: kernels may differ between calls)."""
+    with torch.no_grad():
+        alone = block(h)
+    if not isinstance(alone, Tensor) or alone.shape != out.shape:
+        return False
+    tol = 1e3 * torch.finfo(out.dtype).eps
+    return torch.allclose(alone, out, rtol=tol, atol=tol * float(out.abs().max()))
+
+
 class Ensemble:
     """Models built by ``build(seed)`` for each seed, with batched stem/block/output calls.
 
@@ -115,6 +171,7 @@ class Ensemble:
         self._trained_of = trained or (lambda m: [p for b in blocks(m) for p in b.parameters()])
         self._out_dim: int | None = None
         self._transitions: list[int] | None = None
+        self._chain_checked = False
         with phase("construction"):
             built = drawn is None or not batched or any(True for _ in drawn.skeleton.buffers())
             if not built:
@@ -214,7 +271,7 @@ class Ensemble:
         """``transitions`` from a forward pass on two inputs."""
         self._transitions = []
         with torch.no_grad():
-            h = self.stem(self.x[:2])
+            h = self._stem(self.x[:2])  # unchecked: a model that is not chained may still train (outputs)
             for layer in range(self.depth):
                 out = self.block(layer, h)
                 if out.shape != h.shape:
@@ -242,7 +299,14 @@ class Ensemble:
         return len(self.seeds)
 
     def stem(self, x: Tensor) -> Tensor:
-        """h_0 (the input of block 1) for every seed: (S, n, ...)."""
+        """h_0 (the input of block 1) for every seed: (S, n, ...).  The first call checks
+        that the chained sweep (``stem`` then ``block(l, .)``) is the model's own forward
+        pass (:func:`chained_output` on the first seed's model; NotChained otherwise)."""
+        self._check_chained()
+        return self._stem(x)
+
+    def _stem(self, x: Tensor) -> Tensor:
+        """``stem`` without the chain check."""
         if not self.batched:
             return torch.stack([input_of(m, self._blocks_of(m)[0], x) for m in self.models])
         # the blocks never run here: their tensors are not swapped in (unless tied to the stem's)
@@ -264,6 +328,19 @@ class Ensemble:
                                  {k: b[s] for k, b in self.buffers.items() if k not in skip}), (v,),
                 tie_weights=self._tied))
             for s in range(self.size)])
+
+    def _check_chained(self) -> None:
+        """Once, on the first seed's model at the sizes the claim asked for (the contract's
+        probe is small: a skip taken from a stage's input shows only from the third block
+        of a stage).  A drawn ensemble's skeleton holds no values; its draws are a known
+        model's."""
+        if self._chain_checked:
+            return
+        self._chain_checked = True
+        model = self.models[0]
+        if any(p.is_meta for p in model.parameters()):
+            return
+        chained_output(model, self._blocks_of(model), self.x[:2])
 
     def block(self, layer: int, h: Tensor) -> Tensor:
         """h_l = block_l(h_{l-1}) for every seed: (S, n, ...) -> (S, n, ...)."""
