@@ -91,7 +91,7 @@ def _objective(subject: Subject, model: nn.Module, x: Tensor, y: Tensor) -> hess
     grouped = {id(p) for g in groups for p in g}
     shared = [p for i, p in trained.items() if i not in grouped]
     dev = next(iter(trained.values())).device
-    _loss_scale(subject, x, y)  # the theorem's loss up to a constant, or outside the claim
+    _loss_scale(subject, y)  # the theorem's loss up to a constant, or outside the claim
     obj = hessian.model_objective(model, groups + ([shared] if shared else []), x.to(dev), y.to(dev),
                                   subject.adapter.loss or hessian.mean_squared, blocks)
     with torch.no_grad():
@@ -105,7 +105,7 @@ LOSS_RTOL = 1e-9  # a loss that is c R agrees with c R to roundoff at every outp
 LOSS_PROBES = (1e-2, 1.0, 1e2)  # residual sizes at which the subject's loss is compared with R
 
 
-def _loss_scale(subject: Subject, x: Tensor, y: Tensor) -> float:
+def _loss_scale(subject: Subject, y: Tensor) -> float:
     """c with loss(y_hat, y) = c (1/2N) sum_i ||y_hat_i - y_i||^2 for the subject's loss (1
     without one), measured at outputs y + r E (E Gaussian, r in LOSS_PROBES).
     OutsideHypotheses when the ratios differ: not a multiple of the squared error."""
@@ -177,7 +177,7 @@ DEPTH2_TS = (1e-2, 10 ** -1.5, 1e-1)  # steps t of the Taylor remainder
 
 def _depth2_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:
     x, y = data(setting)
-    c = _loss_scale(subject, x, y)
+    c = _loss_scale(subject, y)
     sigma = torch.linalg.svdvals(moments(x, y))
     model = _build(subject, setting, ctx, setting["seed"])
     obj = _objective(subject, model, x, y)
@@ -266,7 +266,7 @@ def _depth2_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judgement:
               f"the loss near 0 is not its second-order expansion: remainder order {low_order:.3g} < "
               f"{SMOOTH_ORDER}")]
     parts.append((decades(ev["cross_unit_max"], SPECTRUM_RTOL),
-                  f"units do not decouple: max |H_(l,l')| = {ev['cross_unit_max']:.3g} sigma_max(A)"))
+                  f"units do not decouple: max |H_(l,l')| = {ev['cross_unit_max']:.3g} {_times(c)}sigma_max(A)"))
     margin, why = min(parts, key=lambda p: p[0])
     extra = _parameter_hint(ev)
     if kink is not None and not extra:  # the kink explains whatever else autograd reports at 0
@@ -285,7 +285,7 @@ def _depth2_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judgement:
     factor, named = ("c ", f" (c = {c:.4g}, the loss's constant)") if c != 1 else ("", "")
     return Judgement(True, margin, f"grad 0; spec H(0) = +-{factor}sigma_i(A) x "
                                    f"{ev['parameters'] // (2 * setting['width'])}{named} "
-                                   f"to {ev['spectrum_error']:.2g} sigma_max; cond H = {ev['cond_H']:.4g} = "
+                                   f"to {ev['spectrum_error']:.2g} {factor}sigma_max; cond H = {ev['cond_H']:.4g} = "
                                    f"cond A; {signs}; smooth (order {low_order:.2f})")
 
 
@@ -336,7 +336,7 @@ def _depth1_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:
     for seed in itertools.islice(datasets, count):
         x, y = data({**setting, "seed": seed})
         a = moments(x, y)
-        c = _loss_scale(subject, x, y)
+        c = _loss_scale(subject, y)
         sigma = torch.linalg.svdvals(a)
         cond_a.append(float(sigma[0] / sigma[-1]))
         tops, conds = [], []
@@ -353,7 +353,7 @@ def _depth1_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:
         slopes.append(slope([math.log(L) for L in depths], logs))
         lambda_max.append(tops)
         cond_h.append(conds)
-    return {"slopes": slopes, "cond_decades_over_A": decades, "unit_gradient_error": gradient_errors,
+    return {"slopes": slopes, "cond_decades_over_A": decades, "unit_gradient_error": gradient_errors, "loss_scale": c,
             "depths": depths, "seeds": len(slopes), "median_cond_A": torch.tensor(cond_a).median(),
             "median_lambda_max": torch.tensor(lambda_max).median(dim=0).values,
             "median_cond_H": torch.tensor(cond_h).median(dim=0).values}
@@ -379,7 +379,8 @@ def _depth1_judge(setting: Setting, ev: Evidence, ctx: Context) -> Judgement:
     cond = band_verdict(ev["cond_decades_over_A"], COND_DECADES, math.inf, half, "log10 cond H(L=32)/cond A")
     holds = grow.holds and cond.holds
     return Judgement(holds, min(grow.margin, cond.margin),
-                     f"grad_(W_l) R(0) = c A^T in every unit; {grow.summary}; {cond.summary}")
+                     f"grad_(W_l) R(0) = {_times(ev.get('loss_scale', 1.0))}A^T in every unit; {grow.summary}; "
+                     f"{cond.summary}")
 
 
 depth1_curvature_grows = Claim(
@@ -617,7 +618,7 @@ def _train(subject: Subject, setting: Setting, ctx: Context, depth: int, steps: 
     seed, all at once: losses (T + 1, S); stops early once every seed is below
     TARGET F0 (``stop``)."""
     x, y = data(setting)
-    _loss_scale(subject, x, y)  # the theorem's loss up to a constant, or outside the claim
+    _loss_scale(subject, y)  # the theorem's loss up to a constant, or outside the claim
     dev = torch.device(ctx.device)
     seeds = core_data.spawn(setting["seed"], count)
     ens = Ensemble(lambda s: _build(subject, setting, ctx, s, depth, "gaussian", SMALL_INIT),

@@ -310,3 +310,24 @@ def test_a_sweep_refuses_a_model_whose_blocks_read_more_than_their_input() -> No
                 sweeps.log_norms(ens, x)
         else:
             assert torch.isfinite(sweeps.log_norms(ens, x)).all()
+
+
+def test_a_drawn_ensemble_checks_the_chain_on_one_built_model() -> None:
+    """A user's ``draw`` leaves the ensemble a skeleton without values: the first seed's
+    model is built once for the check, streamed or not."""
+    from resclaims import Adapter, Subject
+    from resclaims.core.ensemble import NotChained
+    from resclaims.models.zhang2019 import TAU_RESNET
+    from usermodels import stale_skip
+
+    def draw(skeleton: torch.nn.Module, generator: torch.Generator):
+        model = stale_skip(5, 6, 0.4, 5, 2, generator)
+        return ((n, p.detach()) for n, p in model.named_parameters())
+    subject = Subject("stale-drawn", TAU_RESNET, Adapter(build=stale_skip, draw=draw))
+    kw = dict(depth=5, width=6, tau=0.4, in_dim=5, out_dim=2)
+    x = data.unit_sphere(4, 5, 0)
+    for stream in (False, True):
+        ens = Ensemble(lambda s: subject.build(s, **kw), (1, 2), x, drawn=subject.drawn(**kw), stream=stream)
+        assert all(p.is_meta for p in ens.models[0].parameters())
+        with pytest.raises(NotChained, match="block 2 is called with more than the hidden state"):
+            sweeps.log_norms(ens, x)
