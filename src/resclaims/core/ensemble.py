@@ -352,12 +352,17 @@ class Ensemble:
     def _check_chained(self) -> None:
         """Once, on the first seed's model at the sizes the claim asked for (the contract's
         probe is small: a skip taken from a stage's input shows only from the third block
-        of a stage); a drawn ensemble, whose template is a skeleton without values,
-        builds that model once for it."""
+        of a stage).  A drawn ensemble, whose template is a skeleton without values,
+        builds that model once for it, unless it streams and one seed's parameters exceed
+        STREAM_BYTES: streaming keeps its O(S m^2) memory there, and the check has run on
+        the same subject's smaller settings."""
         if self._chain_checked:
             return
         model = self.models[0]
         if any(p.is_meta for p in model.parameters()):
+            if self.streamed and sum(self._sizes.values()) > STREAM_BYTES * self.size:
+                self._chain_checked = True
+                return
             with phase("construction"):
                 model = self._build(self.seeds[0])
         chained_output(model, self._blocks_of(model), self.x[:2])
