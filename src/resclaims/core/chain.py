@@ -223,8 +223,9 @@ def chain_hessian(chain: Chain, w: Tensor) -> Tensor:
 
     R_k lives in one (N, d, P) buffer when every state has the same width d: block k's
     columns W_k are written beside those of the later blocks, which A_k^T transforms in
-    place, and not at all where A_k = I for every sample (a residual block whose branch
-    is zero at w, as at the zero point): no copy of R per block."""
+    place (through one temporary), and not at all where A_k = I for every sample (a
+    residual block whose branch is zero at w, as at the zero point): no new R per block,
+    and no copy where A_k = I."""
     n = chain.x.shape[0]
     hs, deltas, k_mat = _first_order(chain, w)
     terms = _all_block_terms(chain, w, hs, deltas)
