@@ -48,9 +48,10 @@ def naive_loss(depth: int, width: int = WIDTH, n: int = 2, samples: int = SAMPLE
     return loss
 
 
-def naive_hessian(depth: int, width: int = WIDTH, n: int = 2) -> Tensor:
-    """The baseline: ``torch.func.hessian`` of the flat-vector loop model at 0."""
-    p = torch.zeros(depth * n * width * width, dtype=torch.float64)
+def naive_hessian(depth: int, width: int = WIDTH, n: int = 2, point: Tensor | None = None) -> Tensor:
+    """The baseline: ``torch.func.hessian`` of the flat-vector loop model at ``point``
+    (unit, then layer order, as ``stack_objective``'s; default 0)."""
+    p = torch.zeros(depth * n * width * width, dtype=torch.float64) if point is None else point
     return torch.func.hessian(naive_loss(depth, width, n))(p)
 
 
@@ -59,31 +60,33 @@ def dense_spectrum(obj: hessian.Objective) -> Tensor:
 
 
 class DenseHessian:
-    """Dense H(0) at P = 2 d^2 L parameters (d = 4, N = 256): ours (the chain sweep),
-    the same matrix from P HVPs, and the naive baseline; then all its eigenvalues."""
+    """The dense Hessian at P = 2 d^2 L parameters (d = 4, N = 256), at the zero point
+    (H(0): every E_k = 0 and A_k = I, products the sweep skips) and at a small Gaussian
+    point (s = 0.1: nothing skipped): ours (the chain sweep), the same matrix from P HVPs,
+    and the naive baseline at the same point; then all its eigenvalues."""
 
-    params = [1024, 1536, 4096]
-    param_names = ["parameters"]
+    params = ([1024, 1536, 4096], ["zero", "gaussian"])
+    param_names = ["parameters", "point"]
     timeout = 900
 
-    def setup(self, parameters: int) -> None:
+    def setup(self, parameters: int, point: str) -> None:
         torch.set_num_threads(1)
         self.depth = parameters // (2 * WIDTH * WIDTH)
-        self.obj = stack_objective(self.depth)
+        self.obj = stack_objective(self.depth, init=point, scale=0.1)
         self.matrix = hessian.dense_hessian(self.obj)
 
-    def time_dense_hessian(self, parameters: int) -> None:
+    def time_dense_hessian(self, parameters: int, point: str) -> None:
         hessian.dense_hessian(self.obj)
 
-    def time_hvp_hessian(self, parameters: int) -> None:
+    def time_hvp_hessian(self, parameters: int, point: str) -> None:
         hessian.hvp_hessian(self.obj)
 
-    def time_naive_hessian(self, parameters: int) -> None:
+    def time_naive_hessian(self, parameters: int, point: str) -> None:
         if parameters > 2048:  # its backward holds ~P^2 x 2L doubles: 34 GB at P = 4096
             raise NotImplementedError("the naive baseline does not fit in memory at this size")
-        naive_hessian(self.depth)
+        naive_hessian(self.depth, point=self.obj.point)
 
-    def time_eigvalsh(self, parameters: int) -> None:
+    def time_eigvalsh(self, parameters: int, point: str) -> None:
         torch.linalg.eigvalsh(self.matrix)
 
 
@@ -91,8 +94,8 @@ class DenseHessianMemory:
     """Peak memory of DenseHessian's dense H(0).  asv's peakmem is the process's peak,
     setup included, so this setup builds the objective alone (not H for eigvalsh)."""
 
-    params = DenseHessian.params
-    param_names = DenseHessian.param_names
+    params = [1024, 1536, 4096]
+    param_names = ["parameters"]
     timeout = 900
 
     def setup(self, parameters: int) -> None:

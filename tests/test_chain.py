@@ -36,6 +36,29 @@ def test_sweep_matches_on_shortcut_stacks(n: int, init: str, activation: str) ->
     _check(_objective(model, list(model.units), x, y))
 
 
+def test_units_whose_branch_is_zero_skip_exactly_zero_products() -> None:
+    """Zero units (E_k = 0, A_k = I) between non-zero ones: their rows of H are F_k alone
+    while the columns of later units still pass through them."""
+    x, y = linear_regression(30, 3, 0, whiten=False)
+    model = shortcut_stack(6, 3, "gaussian", 0.3, generator=generator(1), activation="tanh")
+    with torch.no_grad():
+        for k in (0, 2, 3):
+            for layer in model.units[k].layers:
+                layer.weight.zero_()
+    ours = _check(_objective(model, list(model.units), x, y))
+    block = 2 * 9
+    assert not ours[:block, block:].any() and ours[block:2 * block, 2 * block:].any()
+
+
+def test_a_row_is_skipped_only_when_every_product_with_e_is_exactly_zero() -> None:
+    zero, finite = torch.zeros(4, 3, 2, dtype=torch.float64), torch.ones(4, 3, 3, dtype=torch.float64)
+    assert chain._moves_nothing(zero, finite, finite)
+    assert not chain._moves_nothing(zero.index_fill(0, torch.tensor([1]), 1e-300), finite)
+    for bad in (float("inf"), float("nan")):
+        assert not chain._moves_nothing(zero, finite, finite.index_fill(0, torch.tensor([2]), bad))
+    assert not chain._moves_nothing(zero, torch.full((2, 2), 1e308, dtype=torch.float64))  # a sum that overflows: no skip
+
+
 def test_sweep_folds_tied_units_into_one_variable() -> None:
     x, y = linear_regression(30, 3, 0)
     model = shortcut_stack(4, 3, "gaussian", 0.3, generator=generator(1), activation="tanh")

@@ -35,6 +35,7 @@ weights) is handled by folding the per-block copies into the shared variables.
 """
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -110,22 +111,31 @@ def chain_of(model: nn.Module, blocks: Sequence[nn.Module], positions: dict[int,
     return chain
 
 
-def _per_sample(block: nn.Module, in_shape: torch.Size, names: Sequence[tuple[str, torch.Size]]
-                ) -> Callable[[Tensor, Tensor, dict[str, Tensor]], Tensor]:
-    """g(h, theta, rest) on one sample: flat state in, flat state out; ``rest`` holds the
-    block's untrained tensors (so blocks of one structure can be stacked)."""
+def _on_batch(block: nn.Module, in_shape: torch.Size, names: Sequence[tuple[str, torch.Size]]
+              ) -> Callable[[Tensor, Tensor, dict[str, Tensor]], Tensor]:
+    """G(h, theta, rest): the block on flat states h (n, d_in) -> (n, d_out), with theta
+    its trained tensors flattened; ``rest`` holds the block's untrained tensors (so
+    blocks of one structure can be stacked)."""
     counts = [shape.numel() for _, shape in names]
 
-    def g(h: Tensor, theta: Tensor, rest: dict[str, Tensor]) -> Tensor:
+    def big_g(h: Tensor, theta: Tensor, rest: dict[str, Tensor]) -> Tensor:
         params = {name: piece.view(shape) for (name, shape), piece in zip(names, torch.split(theta, counts))}
-        return functional_call(block, {**rest, **params}, (h.view(in_shape).unsqueeze(0),)).reshape(-1)
-    return g
+        return functional_call(block, {**rest, **params}, (h.view(-1, *in_shape),)).reshape(h.shape[0], -1)
+    return big_g
 
 
-def _block_terms(g: Callable, h: Tensor, theta: Tensor, rest: dict[str, Tensor], delta: Tensor
+def _one_sample(big_g: Callable) -> Callable[[Tensor, Tensor, dict[str, Tensor]], Tensor]:
+    """g(h, theta, rest) on one flat state h (d_in) -> (d_out)."""
+    return lambda h, theta, rest: big_g(h.unsqueeze(0), theta, rest)[0]
+
+
+def _block_terms(big_g: Callable, h: Tensor, theta: Tensor, rest: dict[str, Tensor], delta: Tensor
                  ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
     """A (N, d_out, d_in), E (N, d_out, p), C (N, d_in, d_in), D^T (N, p, d_in), F (p, p)
-    of one block at inputs h (N, d_in) with output adjoints delta (N, d_out)."""
+    of one block at inputs h (N, d_in) with output adjoints delta (N, d_out).  The
+    per-sample terms vmap the block over samples; F, a sum over samples, runs it on the
+    batch (the same function: ``_reproduces`` checked it), which saves one transform."""
+    g = _one_sample(big_g)
     a, e = vmap(jacrev(g, argnums=(0, 1)), in_dims=(0, None, None))(h, theta, rest)
 
     def phi_grad(hi: Tensor, t: Tensor, di: Tensor) -> Tensor:
@@ -133,7 +143,7 @@ def _block_terms(g: Callable, h: Tensor, theta: Tensor, rest: dict[str, Tensor],
     c, dt = vmap(jacfwd(phi_grad, argnums=0), in_dims=(0, None, 0))(h, theta, delta)
 
     def theta_grad(t: Tensor) -> Tensor:
-        return grad(lambda v: (delta * vmap(g, in_dims=(0, None, None))(h, v, rest)).sum())(t)
+        return grad(lambda v: (delta * big_g(h, v, rest)).sum())(t)
     f = jacrev(theta_grad)(theta)
     return a, e, c, dt, f
 
@@ -167,14 +177,14 @@ def _all_block_terms(chain: Chain, w: Tensor, hs: Sequence[Tensor], deltas: Sequ
         h_in = torch.stack([hs[k].reshape(n, -1) for k in ks])
         h_out = torch.stack([hs[k + 1].reshape(n, -1) for k in ks])
         delta = torch.stack([deltas[k + 1] for k in ks])
-        g = _per_sample(chain.blocks[ks[0]], hs[ks[0]].shape[1:], names[ks[0]])
+        g = _on_batch(chain.blocks[ks[0]], hs[ks[0]].shape[1:], names[ks[0]])
         if _reproduces(g, h_in, thetas, rest, h_out):
             terms = vmap(lambda hh, t, r, dd: _block_terms(g, hh, t, r, dd))(h_in, thetas, rest, delta)
             for j, k in enumerate(ks):
                 out[k] = tuple(term[j] for term in terms)
             continue
         for j, k in enumerate(ks):
-            gk = _per_sample(chain.blocks[k], hs[k].shape[1:], names[k])
+            gk = _on_batch(chain.blocks[k], hs[k].shape[1:], names[k])
             own = {nm: t[j:j + 1] for nm, t in rest.items()}
             if not _reproduces(gk, h_in[j:j + 1], thetas[j:j + 1], own, h_out[j:j + 1]):
                 raise NotAChain(f"block {k + 1} mixes samples: one sample at a time it gives another output")
@@ -182,16 +192,19 @@ def _all_block_terms(chain: Chain, w: Tensor, hs: Sequence[Tensor], deltas: Sequ
     return out
 
 
-def _reproduces(g: Callable, h_in: Tensor, thetas: Tensor, rest: dict[str, Tensor], h_out: Tensor) -> bool:
-    """Whether g, stacked over blocks and vmapped over samples, gives ``h_out`` (to a few
-    ulps: batched and unbatched kernels may round differently); False if it cannot run."""
+def _reproduces(big_g: Callable, h_in: Tensor, thetas: Tensor, rest: dict[str, Tensor], h_out: Tensor) -> bool:
+    """Whether the block function, stacked over blocks, gives ``h_out`` both on the batch
+    and vmapped over samples (to a few ulps: batched and unbatched kernels may round
+    differently); False if it cannot run."""
     try:
         with torch.no_grad():
-            mine = vmap(vmap(g, in_dims=(0, None, None)))(h_in, thetas, rest)
+            per_sample = vmap(vmap(_one_sample(big_g), in_dims=(0, None, None)))(h_in, thetas, rest)
+            on_batch = vmap(big_g)(h_in, thetas, rest)
     except Exception:  # a block that refuses one sample (batch norm in train mode) or vmap
         return False
     tol = 64 * torch.finfo(h_out.dtype).eps
-    return torch.allclose(mine, h_out, rtol=tol, atol=tol * float(h_out.abs().max()))
+    atol = tol * float(h_out.abs().max())
+    return all(torch.allclose(mine, h_out, rtol=tol, atol=atol) for mine in (per_sample, on_batch))
 
 
 def _output_terms(chain: Chain, out: Tensor) -> tuple[Tensor, Tensor]:
@@ -225,7 +238,8 @@ def chain_hessian(chain: Chain, w: Tensor) -> Tensor:
     columns W_k are written beside those of the later blocks, which A_k^T transforms in
     place (through one temporary), and not at all where A_k = I for every sample (a
     residual block whose branch is zero at w, as at the zero point): no new R per block,
-    and no copy where A_k = I."""
+    and no copy where A_k = I.  A block with E_k = 0 for every sample (shortcut depth
+    n >= 2 at the zero point) skips its row's products, which are exactly zero."""
     n = chain.x.shape[0]
     hs, deltas, k_mat = _first_order(chain, w)
     terms = _all_block_terms(chain, w, hs, deltas)
@@ -240,19 +254,24 @@ def chain_hessian(chain: Chain, w: Tensor) -> Tensor:
         a, e, c, dt, f = terms[k]
         at = a.transpose(1, 2)
         s = slice(starts[k], starts[k] + sizes[k])
-        rows = e.reshape(-1, sizes[k]).T  # E_k^T over the N d_k stacked sample rows
-        ke = k_mat @ e
-        diagonal = rows @ ke.reshape(rows.shape[1], sizes[k]) + f
-        h_exp[s, s] = 0.5 * (diagonal + diagonal.T)  # symmetric up to roundoff
-        h_exp[s, s.stop:] = rows @ r.reshape(rows.shape[1], r.shape[2])
-        h_exp[s.stop:, s] = h_exp[s, s.stop:].T
+        if _moves_nothing(e, k_mat, a, r):  # every product with E_k is exactly 0
+            h_exp[s, s] = 0.5 * (f + f.T)
+            w_k = dt.transpose(1, 2)
+        else:
+            rows = e.reshape(-1, sizes[k]).T  # E_k^T over the N d_k stacked sample rows
+            ke = k_mat @ e
+            diagonal = rows @ ke.reshape(rows.shape[1], sizes[k]) + f
+            h_exp[s, s] = 0.5 * (diagonal + diagonal.T)  # symmetric up to roundoff
+            h_exp[s, s.stop:] = rows @ r.reshape(rows.shape[1], r.shape[2])
+            h_exp[s.stop:, s] = h_exp[s, s.stop:].T
+            w_k = dt.transpose(1, 2) + at @ ke
         if buffer is None:
             nxt = w.new_empty(n, a.shape[2], total - s.start)
-            torch.add(dt.transpose(1, 2), at @ ke, out=nxt[:, :, :sizes[k]])  # W_k
+            nxt[:, :, :sizes[k]] = w_k
             torch.bmm(at, r, out=nxt[:, :, sizes[k]:])
             r = nxt
         else:
-            torch.add(dt.transpose(1, 2), at @ ke, out=buffer[:, :, s])  # W_k
+            buffer[:, :, s] = w_k
             if r.shape[2] and not _is_identity(a):
                 r.copy_(torch.bmm(at, r))
             r = buffer[:, :, s.start:]
@@ -263,6 +282,15 @@ def chain_hessian(chain: Chain, w: Tensor) -> Tensor:
     out = w.new_zeros(w.numel(), w.numel())  # fold tied copies into their shared variables
     out.index_put_((index[:, None], index[None, :]), h_exp, accumulate=True)
     return out
+
+
+def _moves_nothing(e: Tensor, *others: Tensor) -> bool:
+    """Whether E_k = 0 for every sample (theta_k moves no state at w, as in a branch
+    whose other layers are zero) while everything E_k meets is finite, so that block k's
+    row of the Hessian is F_k alone, W_k = D_k, and skipping those products changes no
+    value (0 x inf would be NaN).  Finiteness is read off each tensor's sum, which is
+    inf or NaN if any entry is (and if a finite sum overflows: then nothing is skipped)."""
+    return not bool(e.any()) and all(math.isfinite(float(t.sum())) for t in others)
 
 
 def _is_identity(a: Tensor) -> bool:
