@@ -200,6 +200,7 @@ TAU_RESNET = Family(
     keywords=("depth", "tau"),
     probe={"depth": 3, "tau": 0.5, "width": 8, "in_dim": 5, "out_dim": 2},
     validate=_validate,
+    responds_to={"tau": 1.0},
     doc="Adapter(build(depth, tau[, width, generator, dtype, ...]) -> model with `depth` residual "
         "blocks whose branch output tau multiplies; blocks(model) in order; inputs(n, generator); "
         "branch_parameters(model)).  A bare factory is an Adapter whose model has `.blocks`.",

@@ -402,3 +402,21 @@ def test_a_fixed_value_outside_the_familys_vocabulary_is_an_error_not_a_skip_of_
     for claim in registry.claims().values():  # and so does every claim's hypothesis
         for keyword, allowed in claim.requires.items():
             assert set(allowed) <= set(claim.family.vocabulary.get(keyword, allowed)), (claim.id, keyword)
+
+
+def test_a_falsified_subject_that_drops_tau_is_told_so() -> None:
+    """The verdict names the adapter slip (the model built at its own tau) beside the
+    evidence; a subject that uses tau wrongly, but uses it, gets no such note."""
+    setting = {"c": 0.25, "depth": 4, "seed": 0, "width": 64}
+    slip = run("zhang2019.forward_stable", "usermodels:drops_tau", "ci", setting=setting)
+    assert slip.verdict == "falsified"
+    assert "does not change with tau (probe model, same seed, tau = 0.5 and 1.0)" in slip.summary
+    wrong = run("zhang2019.forward_stable", "zhang2019.tau_on_shortcut", "ci", setting={**setting, "depth": 64})
+    assert wrong.verdict == "falsified" and "note:" not in wrong.summary
+
+
+@pytest.mark.parametrize("spec, expected", [("usermodels:good", []), ("usermodels:drops_tau", ["tau"]),
+                                            ("usermodels:rejects_tau_one", [])])
+def test_unresponsive_keywords(spec: str, expected: list[str]) -> None:
+    subject = registry.subject_for(spec, registry.get("zhang2019.forward_stable").family)
+    assert subject.unresponsive() == expected

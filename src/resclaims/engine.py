@@ -154,11 +154,11 @@ def _run(claim: Claim | str, subject: Subject | str | None, profile: Profile | s
             except Discarded as why:
                 return Result(claim.id, name, "skipped", claim.scope, setting=dict(setting), profile=prof.name,
                               summary=f"this setting cannot be judged: {why}", discarded={str(why): 1})
-            return _result(claim, name, prof, setting, evidence, judgement, 1)
+            return _diagnosed(_result(claim, name, prof, setting, evidence, judgement, 1), subj)
         seed = search_seed(prof, seed)
         result = _search(claim, subj, prof, ctx, shrink, progress, seed, evaluator or evaluate_setting)
         result.hypothesis_seed = "derandomized" if seed is None else seed
-        return result
+        return _diagnosed(result, subj)
     except SubjectError as exc:
         return Result(claim.id, name, "error", claim.scope,
                       summary=str(exc), profile=prof.name)
@@ -275,6 +275,21 @@ class _Exhausted(Exception):
 
 def _discards(discarded: Counter[str]) -> str:
     return "; ".join(f"{n} discarded: {why}" for why, n in discarded.most_common())
+
+
+def _diagnosed(result: Result, subject: Subject) -> Result:
+    """A falsified result, with what :meth:`Subject.unresponsive` finds added to its
+    summary; any other result as it is."""
+    if result.verdict != "falsified":
+        return result
+    ignored = subject.unresponsive()
+    if ignored:
+        probe = subject.family.probe
+        tried = ", ".join(f"{k} = {probe[k]!r} and {subject.family.responds_to[k]!r}" for k in ignored)
+        result.summary += (f"; note: the subject's output does not change with {' or '.join(ignored)} "
+                           f"(probe model, same seed, {tried}): it may drop the value it is asked for, or its "
+                           f"branches output zero at init")
+    return result
 
 
 def per_example_alpha(claim: Claim, prof: Profile) -> float:

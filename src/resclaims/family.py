@@ -105,6 +105,12 @@ class Family:
     ``("identity", "none", "tweaked")``, say); a subject that fixes one at another value
     breaks the contract, where a typo would otherwise make every claim not applicable
     and check nothing.
+    ``responds_to``: keywords the model's output must depend on, each with a second
+    probe value.  When a claim of the family is falsified, the engine builds the probe
+    at that value too (same seed) and, if the output on the probe inputs is unchanged,
+    says so beside the verdict (:meth:`Subject.unresponsive`): a subject that drops the
+    keyword it is asked for is a common adapter slip, and the verdict alone does not
+    name it.
     """
 
     name: str
@@ -114,6 +120,7 @@ class Family:
     doc: str = ""
     blocks: bool = True
     vocabulary: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+    responds_to: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -305,6 +312,25 @@ class Subject:
         except Exception as exc:  # the model itself crashed on the probe input
             raise SubjectError(f"subject {self.name}: model raised {type(exc).__name__} on the "
                                f"probe input: {exc}") from None
+
+    def unresponsive(self) -> list[str]:
+        """The family's ``responds_to`` keywords whose second value leaves the probe
+        model's output on the probe inputs bit-identical (same seed, same inputs).
+        Subject errors and crashes count as responses: this only adds to a verdict."""
+        found = []
+        for keyword, other in self.family.responds_to.items():
+            try:
+                outputs = []
+                for value in (self.family.probe[keyword], other):
+                    model = self.build(seed=0, **{**self.family.probe, keyword: value})
+                    x = self.inputs(model, 4, 0, in_dim=self.family.probe.get("in_dim"))
+                    with torch.no_grad():
+                        outputs.append(model(x))
+            except Exception:  # noqa: BLE001 - a diagnosis never turns a verdict into an error
+                continue
+            if torch.equal(*outputs):
+                found.append(keyword)
+        return found
 
 
 def _moved(model: nn.Module, device: torch.device, dtype: torch.dtype) -> nn.Module:
