@@ -219,8 +219,11 @@ def _forward_converse_judge(setting: Setting, ev: Evidence, ctx: Context) -> Jud
     j = band_verdict(ev["slopes"], lo, hi, ctx, "d log log r / d log L")
     holds = j.holds and ev["growing"]
     shrinking = [d for d, v in zip(ev["depths"], ev["median_log_r"]) if v <= 0]
+    overflowed = [d for d, v in zip(ev["depths"], ev["median_log_r"]) if not math.isfinite(v)]
     why = (f" (median r_L <= 1 at L = {shrinking}: the forward process does not grow, so log log r is "
            f"undefined)" if shrinking else "")
+    why += (f" (the forward pass overflows float64 at L = {overflowed}: ||h_L|| is inf or NaN for most seeds, "
+            f"growth far beyond the predicted exp(L^(2c)))" if overflowed else "")
     return Judgement(holds, j.margin if ev["growing"] else min(j.margin, -1.0),
                      f"log r_L = {', '.join(f'{v:.3g}' for v in ev['median_log_r'])} at L = "
                      f"{ev['depths']}{why}; {j.summary}")

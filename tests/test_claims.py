@@ -28,3 +28,19 @@ def test_claim_holds_or_is_skipped_on_every_other_reference(subject: str, claim_
     result = run(claim_id, subject, shrink=False)
     assert result.verdict in ("holds", "skipped") and not not_judged(result.verdict, result.discarded), \
         f"{claim_id} on {subject}: {result.summary}"
+
+
+def test_forward_converse_names_a_forward_pass_that_overflows() -> None:
+    """r_L overflowing float64 (a tau far too large) falsifies the converse with the
+    cause named, not only NaN slopes (evidence of a tau-over-stages bug at c = 0.2)."""
+    from resclaims.claim import Context
+    from resclaims.claims import zhang2019
+    from resclaims.profiles import resolve
+
+    nan = float("nan")
+    slopes = [1.22, 1.23, nan, 1.14, 1.16, 1.19, nan, nan, 1.18, 1.10, 1.2, nan, 1.21]
+    ev = {"depths": [64, 256, 1024], "median_log_r": [23.04, nan, nan], "growing": False, "slopes": slopes,
+          "band": [0.2, 0.55]}
+    judgement = zhang2019._forward_converse_judge({}, ev, Context("cpu", 1e-3, resolve("ci").scale))
+    assert not judgement.holds
+    assert "overflows float64 at L = [256, 1024]" in judgement.summary
