@@ -36,7 +36,24 @@ def test_sweep_matches_on_shortcut_stacks(n: int, init: str, activation: str) ->
     _check(_objective(model, list(model.units), x, y))
 
 
-def test_units_whose_branch_is_zero_skip_exactly_zero_products() -> None:
+def _skipped(obj: hessian.Objective, monkeypatch: pytest.MonkeyPatch) -> tuple[Tensor, list[bool]]:
+    """The sweep's matrix and, per block from the last, whether its row was skipped;
+    after checking it is the matrix of the sweep without skips, bit for bit."""
+    seen: list[bool] = []
+    moves_nothing = chain._moves_nothing
+
+    def spy(*tensors: Tensor) -> bool:
+        seen.append(moves_nothing(*tensors))
+        return seen[-1]
+    monkeypatch.setattr(chain, "_moves_nothing", spy)
+    ours = chain.chain_hessian(obj.chain, obj.point)
+    monkeypatch.setattr(chain, "_moves_nothing", lambda *tensors: False)
+    plain = chain.chain_hessian(obj.chain, obj.point)
+    assert torch.equal(ours.isnan(), plain.isnan()) and torch.equal(ours.nan_to_num(), plain.nan_to_num())
+    return ours, seen
+
+
+def test_units_whose_branch_is_zero_skip_exactly_zero_products(monkeypatch: pytest.MonkeyPatch) -> None:
     """Zero units (E_k = 0, A_k = I) between non-zero ones: their rows of H are F_k alone
     while the columns of later units still pass through them."""
     x, y = linear_regression(30, 3, 0, whiten=False)
@@ -45,9 +62,69 @@ def test_units_whose_branch_is_zero_skip_exactly_zero_products() -> None:
         for k in (0, 2, 3):
             for layer in model.units[k].layers:
                 layer.weight.zero_()
-    ours = _check(_objective(model, list(model.units), x, y))
+    obj = _objective(model, list(model.units), x, y)
+    ours, skipped = _skipped(obj, monkeypatch)
+    assert skipped[::-1] == [True, False, True, True, False, False]
+    assert torch.allclose(ours, torch.func.hessian(obj.fn)(obj.point), **TOL)
     block = 2 * 9
     assert not ours[:block, block:].any() and ours[block:2 * block, 2 * block:].any()
+
+
+class Gate(nn.Module):
+    """h -> h + v * h: E = diag(h), not 0 at v = 0."""
+
+    def __init__(self, d: int) -> None:
+        super().__init__()
+        self.v = nn.Parameter(torch.zeros(d, dtype=torch.float64))
+
+    def forward(self, h: Tensor) -> Tensor:
+        return h + self.v * h
+
+
+class Bend(nn.Module):
+    """h -> h + u * h (h - 1): on states in {0, 1}, E = diag(h (h - 1)) = 0 while the
+    mixed derivative D = diag(delta (2h - 1)) is not (W_k = D_k must reach earlier rows)."""
+
+    def __init__(self, d: int, g: torch.Generator) -> None:
+        super().__init__()
+        self.u = nn.Parameter(torch.randn(d, generator=g, dtype=torch.float64))
+
+    def forward(self, h: Tensor) -> Tensor:
+        return h + self.u * h * (h - 1)
+
+
+def test_a_skipped_row_still_passes_its_mixed_derivative_to_earlier_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    g = generator(3)
+    d = 16
+    blocks = [block for _ in range(8) for block in (Gate(d), Bend(d, g))]
+    model = nn.Sequential(*blocks)
+    x = torch.randint(0, 2, (24, d), generator=g).double()
+    y = torch.randn(24, d, generator=g, dtype=torch.float64)
+    obj = _objective(model, blocks, x, y)
+    assert obj.size >= hessian.CHAIN_MIN
+    ours, skipped = _skipped(obj, monkeypatch)
+    assert skipped[::-1] == [False, True] * 8
+    assert torch.allclose(ours, torch.func.hessian(obj.fn)(obj.point), **TOL)
+    assert ours[:d, d:2 * d].abs().max() > 0.1  # Gate 1 against Bend 1: through W = D alone
+
+
+class Root(nn.Module):
+    """h -> h + u * sqrt(|h|): at h = 0, E = 0 and A = I + u * inf."""
+
+    def __init__(self, d: int) -> None:
+        super().__init__()
+        self.u = nn.Parameter(torch.full((d,), 0.5, dtype=torch.float64))
+
+    def forward(self, h: Tensor) -> Tensor:
+        return h + self.u * h.abs().sqrt()
+
+
+def test_a_row_meeting_non_finite_derivatives_is_not_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    blocks = [Root(16) for _ in range(20)]
+    model = nn.Sequential(*blocks)
+    x, y = torch.zeros(8, 16, dtype=torch.float64), torch.ones(8, 16, dtype=torch.float64)
+    ours, skipped = _skipped(_objective(model, blocks, x, y), monkeypatch)
+    assert not any(skipped) and ours.isnan().any()
 
 
 def test_a_row_is_skipped_only_when_every_product_with_e_is_exactly_zero() -> None:
@@ -56,7 +133,8 @@ def test_a_row_is_skipped_only_when_every_product_with_e_is_exactly_zero() -> No
     assert not chain._moves_nothing(zero.index_fill(0, torch.tensor([1]), 1e-300), finite)
     for bad in (float("inf"), float("nan")):
         assert not chain._moves_nothing(zero, finite, finite.index_fill(0, torch.tensor([2]), bad))
-    assert not chain._moves_nothing(zero, torch.full((2, 2), 1e308, dtype=torch.float64))  # a sum that overflows: no skip
+    huge = torch.full((2, 2), 1e308, dtype=torch.float64)
+    assert not chain._moves_nothing(zero, huge)  # a sum that overflows: no skip
 
 
 def test_sweep_folds_tied_units_into_one_variable() -> None:
@@ -168,3 +246,23 @@ def test_batch_statistics_fall_back_to_hvps() -> None:
     model = nn.Sequential(*blocks)
     x, y = linear_regression(20, 7, 0)
     _fallback(model, blocks, x, y, hessian.mean_squared, "mixes samples")
+
+
+class Pooled(nn.Module):
+    """h -> h + tanh(W h + c mean_batch(h)) with a trained c = 0: its outputs are
+    per-sample at c = 0, its derivative in c is not."""
+
+    def __init__(self, d: int, g: torch.Generator) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(d, d, generator=g, dtype=torch.float64) / d)
+        self.c = nn.Parameter(torch.zeros((), dtype=torch.float64))
+
+    def forward(self, h: Tensor) -> Tensor:
+        return h + torch.tanh(h @ self.weight.T + self.c * h.mean(0))
+
+
+def test_samples_mixed_by_a_term_zero_at_w_fall_back_to_hvps() -> None:
+    g = generator(2)
+    blocks = [Pooled(7, g) for _ in range(6)]
+    x, y = linear_regression(20, 7, 0)
+    _fallback(nn.Sequential(*blocks), blocks, x, y, hessian.mean_squared, "mixes samples")

@@ -30,8 +30,11 @@ Cost: O(N d P^2) flops in large matrix products, against O(N P^2) in
 P small-operand HVP passes; it wins when the state width d is small (narrow deep
 stacks, where HVPs are dominated by per-operation overhead).  Per-block derivatives
 come from ``torch.func`` on the block itself, vmapped over samples and, for blocks of
-one structure, over blocks.  A block that shares parameters with another (tied
-weights) is handled by folding the per-block copies into the shared variables.
+one structure, over blocks; they must reproduce the model's own batch forward and
+backward passes (outputs, delta_{k-1} = A_k^T delta_k per sample, sum_i E_k^T delta_k =
+dR/dtheta_k), or the chain is refused (a block that mixes samples).  A block that shares
+parameters with another (tied weights) is handled by folding the per-block copies into
+the shared variables.
 """
 from __future__ import annotations
 
@@ -111,31 +114,22 @@ def chain_of(model: nn.Module, blocks: Sequence[nn.Module], positions: dict[int,
     return chain
 
 
-def _on_batch(block: nn.Module, in_shape: torch.Size, names: Sequence[tuple[str, torch.Size]]
-              ) -> Callable[[Tensor, Tensor, dict[str, Tensor]], Tensor]:
-    """G(h, theta, rest): the block on flat states h (n, d_in) -> (n, d_out), with theta
-    its trained tensors flattened; ``rest`` holds the block's untrained tensors (so
-    blocks of one structure can be stacked)."""
+def _per_sample(block: nn.Module, in_shape: torch.Size, names: Sequence[tuple[str, torch.Size]]
+                ) -> Callable[[Tensor, Tensor, dict[str, Tensor]], Tensor]:
+    """g(h, theta, rest) on one sample: flat state in, flat state out; ``rest`` holds the
+    block's untrained tensors (so blocks of one structure can be stacked)."""
     counts = [shape.numel() for _, shape in names]
 
-    def big_g(h: Tensor, theta: Tensor, rest: dict[str, Tensor]) -> Tensor:
+    def g(h: Tensor, theta: Tensor, rest: dict[str, Tensor]) -> Tensor:
         params = {name: piece.view(shape) for (name, shape), piece in zip(names, torch.split(theta, counts))}
-        return functional_call(block, {**rest, **params}, (h.view(-1, *in_shape),)).reshape(h.shape[0], -1)
-    return big_g
+        return functional_call(block, {**rest, **params}, (h.view(in_shape).unsqueeze(0),)).reshape(-1)
+    return g
 
 
-def _one_sample(big_g: Callable) -> Callable[[Tensor, Tensor, dict[str, Tensor]], Tensor]:
-    """g(h, theta, rest) on one flat state h (d_in) -> (d_out)."""
-    return lambda h, theta, rest: big_g(h.unsqueeze(0), theta, rest)[0]
-
-
-def _block_terms(big_g: Callable, h: Tensor, theta: Tensor, rest: dict[str, Tensor], delta: Tensor
+def _block_terms(g: Callable, h: Tensor, theta: Tensor, rest: dict[str, Tensor], delta: Tensor
                  ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
     """A (N, d_out, d_in), E (N, d_out, p), C (N, d_in, d_in), D^T (N, p, d_in), F (p, p)
-    of one block at inputs h (N, d_in) with output adjoints delta (N, d_out).  The
-    per-sample terms vmap the block over samples; F, a sum over samples, runs it on the
-    batch (the same function: ``_reproduces`` checked it), which saves one transform."""
-    g = _one_sample(big_g)
+    of one block at inputs h (N, d_in) with output adjoints delta (N, d_out)."""
     a, e = vmap(jacrev(g, argnums=(0, 1)), in_dims=(0, None, None))(h, theta, rest)
 
     def phi_grad(hi: Tensor, t: Tensor, di: Tensor) -> Tensor:
@@ -143,7 +137,7 @@ def _block_terms(big_g: Callable, h: Tensor, theta: Tensor, rest: dict[str, Tens
     c, dt = vmap(jacfwd(phi_grad, argnums=0), in_dims=(0, None, 0))(h, theta, delta)
 
     def theta_grad(t: Tensor) -> Tensor:
-        return grad(lambda v: (delta * big_g(h, v, rest)).sum())(t)
+        return grad(lambda v: (delta * vmap(g, in_dims=(0, None, None))(h, v, rest)).sum())(t)
     f = jacrev(theta_grad)(theta)
     return a, e, c, dt, f
 
@@ -154,15 +148,19 @@ def _structure(block: nn.Module, names: Sequence[tuple[str, torch.Size]], h_in: 
     return (type(block), tuple(names), tuple(rest), h_in.shape, h_out.shape)
 
 
-def _all_block_terms(chain: Chain, w: Tensor, hs: Sequence[Tensor], deltas: Sequence[Tensor]
+def _all_block_terms(chain: Chain, w: Tensor, hs: Sequence[Tensor], deltas: Sequence[Tensor], grad_w: Tensor
                      ) -> list[tuple[Tensor, ...]]:
     """Every block's (A, E, C, D, F).  Blocks of one structure go through one vmapped
     call when evaluating them stacked, one sample at a time, reproduces each block's
     output in the forward pass; otherwise (a block's Python attributes, which stacking
     cannot see, differ) one block at a time, after the same check per block.  A block
     whose per-sample output differs from its batch output mixes samples (batch
-    statistics): NotAChain."""
+    statistics): NotAChain.  So does one whose A and E do not reproduce the batch
+    backward pass (``_check_first_order``): outputs are compared at w only, and a block
+    that mixes samples through a term that vanishes there (h + tanh(W h + c
+    mean_batch(h)) with a trained c = 0) passes that check, not this one."""
     n = chain.x.shape[0]
+    ours, scale = torch.zeros_like(grad_w), torch.zeros_like(grad_w)
     groups: dict[tuple, list[int]] = defaultdict(list)
     names = [[(name, shape) for name, shape, _ in chain.trained[k]] for k in range(len(chain.blocks))]
     for k, block in enumerate(chain.blocks):
@@ -177,34 +175,60 @@ def _all_block_terms(chain: Chain, w: Tensor, hs: Sequence[Tensor], deltas: Sequ
         h_in = torch.stack([hs[k].reshape(n, -1) for k in ks])
         h_out = torch.stack([hs[k + 1].reshape(n, -1) for k in ks])
         delta = torch.stack([deltas[k + 1] for k in ks])
-        g = _on_batch(chain.blocks[ks[0]], hs[ks[0]].shape[1:], names[ks[0]])
+        g = _per_sample(chain.blocks[ks[0]], hs[ks[0]].shape[1:], names[ks[0]])
         if _reproduces(g, h_in, thetas, rest, h_out):
             terms = vmap(lambda hh, t, r, dd: _block_terms(g, hh, t, r, dd))(h_in, thetas, rest, delta)
+            _check_first_order(chain, ks, terms[0], terms[1], [deltas[k] for k in ks], delta, ours, scale)
             for j, k in enumerate(ks):
                 out[k] = tuple(term[j] for term in terms)
             continue
         for j, k in enumerate(ks):
-            gk = _on_batch(chain.blocks[k], hs[k].shape[1:], names[k])
+            gk = _per_sample(chain.blocks[k], hs[k].shape[1:], names[k])
             own = {nm: t[j:j + 1] for nm, t in rest.items()}
             if not _reproduces(gk, h_in[j:j + 1], thetas[j:j + 1], own, h_out[j:j + 1]):
                 raise NotAChain(f"block {k + 1} mixes samples: one sample at a time it gives another output")
             out[k] = _block_terms(gk, h_in[j], thetas[j], {nm: t[0] for nm, t in own.items()}, delta[j])
+            _check_first_order(chain, [k], out[k][0][None], out[k][1][None], [deltas[k]], delta[j:j + 1], ours, scale)
+    if not bool(_agreement(ours, grad_w, scale).all()):
+        raise NotAChain("a block mixes samples: its per-sample parameter Jacobians do not sum to the model's gradient")
     return out
 
 
-def _reproduces(big_g: Callable, h_in: Tensor, thetas: Tensor, rest: dict[str, Tensor], h_out: Tensor) -> bool:
-    """Whether the block function, stacked over blocks, gives ``h_out`` both on the batch
-    and vmapped over samples (to a few ulps: batched and unbatched kernels may round
-    differently); False if it cannot run."""
+def _check_first_order(chain: Chain, ks: Sequence[int], a: Tensor, e: Tensor, delta_in: Sequence[Tensor],
+                       delta_out: Tensor, ours: Tensor, scale: Tensor) -> None:
+    """For blocks ``ks`` stacked, A (B, N, d_out, d_in) and E (B, N, d_out, p) at output
+    adjoints delta_out (B, N, d_out): raise NotAChain unless A_i^T delta_out,i is the
+    backward pass's delta_in,i for every sample i (to SEPARABLE_RTOL of the sum of the
+    terms' absolute values), and add sum_i E_i^T delta_out,i, with that absolute sum,
+    into ``ours`` and ``scale`` at the blocks' positions (tied copies summed), for the
+    caller to hold against dR/dw."""
+    back = torch.einsum("bnoi,bno->bni", a, delta_out)
+    bound = torch.einsum("bnoi,bno->bni", a.abs(), delta_out.abs())
+    agrees = _agreement(back, torch.stack(list(delta_in)), bound).flatten(1).all(1)
+    if not bool(agrees.all()):
+        raise NotAChain(f"block {ks[int((~agrees).nonzero()[0])] + 1} mixes samples: its per-sample state "
+                        f"Jacobian does not give the model's gradient")
+    index = torch.cat([chain.index(k) for k in ks])
+    ours.index_add_(0, index, torch.einsum("bnop,bno->bp", e, delta_out).reshape(-1))
+    scale.index_add_(0, index, torch.einsum("bnop,bno->bp", e.abs(), delta_out.abs()).reshape(-1))
+
+
+def _agreement(ours: Tensor, theirs: Tensor, scale: Tensor) -> Tensor:
+    """|ours - theirs| <= SEPARABLE_RTOL x scale entrywise, equal entries (inf included)
+    and NaN against NaN agreeing."""
+    return ((ours - theirs).abs() <= SEPARABLE_RTOL * scale) | (ours == theirs) | (ours.isnan() & theirs.isnan())
+
+
+def _reproduces(g: Callable, h_in: Tensor, thetas: Tensor, rest: dict[str, Tensor], h_out: Tensor) -> bool:
+    """Whether g, stacked over blocks and vmapped over samples, gives ``h_out`` (to a few
+    ulps: batched and unbatched kernels may round differently); False if it cannot run."""
     try:
         with torch.no_grad():
-            per_sample = vmap(vmap(_one_sample(big_g), in_dims=(0, None, None)))(h_in, thetas, rest)
-            on_batch = vmap(big_g)(h_in, thetas, rest)
+            mine = vmap(vmap(g, in_dims=(0, None, None)))(h_in, thetas, rest)
     except Exception:  # a block that refuses one sample (batch norm in train mode) or vmap
         return False
     tol = 64 * torch.finfo(h_out.dtype).eps
-    atol = tol * float(h_out.abs().max())
-    return all(torch.allclose(mine, h_out, rtol=tol, atol=atol) for mine in (per_sample, on_batch))
+    return torch.allclose(mine, h_out, rtol=tol, atol=tol * float(h_out.abs().max()))
 
 
 def _output_terms(chain: Chain, out: Tensor) -> tuple[Tensor, Tensor]:
@@ -239,10 +263,14 @@ def chain_hessian(chain: Chain, w: Tensor) -> Tensor:
     place (through one temporary), and not at all where A_k = I for every sample (a
     residual block whose branch is zero at w, as at the zero point): no new R per block,
     and no copy where A_k = I.  A block with E_k = 0 for every sample (shortcut depth
-    n >= 2 at the zero point) skips its row's products, which are exactly zero."""
+    n >= 2 at the zero point) skips its row's products, which are then exactly zero,
+    while K, A and R are finite (see ``_moves_nothing``).
+
+    Raises NotAChain, too, when the per-sample first derivatives do not reproduce the
+    model's own gradients (``_all_block_terms``)."""
     n = chain.x.shape[0]
-    hs, deltas, k_mat = _first_order(chain, w)
-    terms = _all_block_terms(chain, w, hs, deltas)
+    hs, deltas, k_mat, grad_w = _first_order(chain, w)
+    terms = _all_block_terms(chain, w, hs, deltas, grad_w)
     sizes = [chain.index(k).numel() for k in range(len(chain.blocks))]
     starts = [sum(sizes[:k]) for k in range(len(sizes))]
     total = sum(sizes)
@@ -254,9 +282,14 @@ def chain_hessian(chain: Chain, w: Tensor) -> Tensor:
         a, e, c, dt, f = terms[k]
         at = a.transpose(1, 2)
         s = slice(starts[k], starts[k] + sizes[k])
+        if buffer is None:
+            nxt = w.new_empty(n, a.shape[2], total - s.start)
+            w_k = nxt[:, :, :sizes[k]]
+        else:
+            w_k = buffer[:, :, s]
         if _moves_nothing(e, k_mat, a, r):  # every product with E_k is exactly 0
             h_exp[s, s] = 0.5 * (f + f.T)
-            w_k = dt.transpose(1, 2)
+            w_k.copy_(dt.transpose(1, 2))
         else:
             rows = e.reshape(-1, sizes[k]).T  # E_k^T over the N d_k stacked sample rows
             ke = k_mat @ e
@@ -264,14 +297,11 @@ def chain_hessian(chain: Chain, w: Tensor) -> Tensor:
             h_exp[s, s] = 0.5 * (diagonal + diagonal.T)  # symmetric up to roundoff
             h_exp[s, s.stop:] = rows @ r.reshape(rows.shape[1], r.shape[2])
             h_exp[s.stop:, s] = h_exp[s, s.stop:].T
-            w_k = dt.transpose(1, 2) + at @ ke
+            torch.add(dt.transpose(1, 2), at @ ke, out=w_k)
         if buffer is None:
-            nxt = w.new_empty(n, a.shape[2], total - s.start)
-            nxt[:, :, :sizes[k]] = w_k
             torch.bmm(at, r, out=nxt[:, :, sizes[k]:])
             r = nxt
         else:
-            buffer[:, :, s] = w_k
             if r.shape[2] and not _is_identity(a):
                 r.copy_(torch.bmm(at, r))
             r = buffer[:, :, s.start:]
@@ -299,15 +329,19 @@ def _is_identity(a: Tensor) -> bool:
                                                    .expand_as(a))
 
 
-def _first_order(chain: Chain, w: Tensor) -> tuple[list[Tensor], list[Tensor], Tensor]:
-    """The states h_k (N, ...), their adjoints delta_k = dR/dh_k flattened to (N, d_k) by
-    one backward pass, and the per-sample output Hessian K_L (N, d_L, d_L)."""
+def _first_order(chain: Chain, w: Tensor) -> tuple[list[Tensor], list[Tensor], Tensor, Tensor]:
+    """The states h_k (N, ...), their adjoints delta_k = dR/dh_k flattened to (N, d_k) and
+    the gradient dR/dw, by one backward pass through the model's own batch forward, and
+    the per-sample output Hessian K_L (N, d_L, d_L)."""
     with torch.enable_grad():
         x = chain.x.detach().requires_grad_()
+        wg = w.detach().requires_grad_()
         hs = [x]
         for k, block in enumerate(chain.blocks):
-            hs.append(functional_call(block, chain.params(k, w.detach()), (hs[-1],)))
+            hs.append(functional_call(block, chain.params(k, wg), (hs[-1],)))
         delta_out, k_out = _output_terms(chain, hs[-1].detach())
-        deltas = torch.autograd.grad(hs[-1], hs[:-1], delta_out.view(hs[-1].shape))
+        *deltas, grad_w = torch.autograd.grad(hs[-1], [*hs[:-1], wg], delta_out.view(hs[-1].shape),
+                                              allow_unused=True)
     n = x.shape[0]
-    return ([h.detach() for h in hs], [d.reshape(n, -1) for d in deltas] + [delta_out], k_out)
+    grad_w = torch.zeros_like(w) if grad_w is None else grad_w
+    return ([h.detach() for h in hs], [d.reshape(n, -1) for d in deltas] + [delta_out], k_out, grad_w)
