@@ -278,9 +278,10 @@ MAX_TRUST = 150              # trust-region Newton iterations (converged setting
 
 
 class JointUnit:
-    """The subject's unit as a function of ALL its parameters, z = [w; vec V; theta] (theta:
-    every other parameter of the model, i.e. the feature network's), through the subject's
-    own forward pass."""
+    """The subject's unit as a function of all its trained parameters, z = [w; vec V;
+    theta] (theta: every other parameter of the model that requires a gradient, i.e. the
+    feature network's; a tensor the user froze stays at its value and is not counted in
+    P), through the subject's own forward pass."""
 
     def __init__(self, subject: Subject, model: nn.Module, x: Tensor, y: Tensor, loss: str) -> None:
         self.model, self.x, self.y, self.l = model, x, y, convex.LOSSES[loss]
@@ -294,7 +295,7 @@ class JointUnit:
         refuse_offset(subject, lambda w: functional_call(model, {first[0]: w.view(head.shape),
                                                                  first[1]: torch.zeros_like(mixing)}, (x,)),
                       head.detach().reshape(-1))
-        self.order = first + [n for n in named if n not in first]
+        self.order = first + [n for n, p in named.items() if n not in first and p.requires_grad]
         self.mixing_shape = subject.part("mixing", model).shape  # V as the subject names it (d x m)
         self.shapes = [named[n].shape for n in self.order]
         self.counts = [named[n].numel() for n in self.order]

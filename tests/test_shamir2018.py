@@ -97,6 +97,20 @@ def test_a_joint_minimum_over_w_v_and_theta_is_no_worse_than_linear() -> None:
     assert ev["F"] < ev["F_lin"]
 
 
+def test_a_joint_minimum_leaves_the_tensors_a_user_froze() -> None:
+    """theta is what the model trains: a frozen feature layer is neither moved nor counted
+    in P (it would push a small unit past the 64 parameters of dense Hessians)."""
+    from resclaims.claims.shamir2018 import JointUnit
+
+    subject = registry.subject_for("usermodels:linear_unit_frozen", registry.get("shamir2018.joint_minima").family)
+    setting = {"in_dim": 2, "features": 1, "loss": "squared", "samples": 512, "inputs": "gaussian", "seed": 1}
+    x, y = unit_data(setting)
+    model = subject.build(1, in_dim=2, features=1)
+    unit = JointUnit(subject, model, x, y, "squared")
+    assert "feat.0.weight" not in unit.order and unit.start.numel() == 37 - 24
+    assert unit.order[:2] == ["head.weight", "mix.weight"]
+
+
 @pytest.mark.parametrize("adapter", ["linear_unit", "linear_unit_view"])
 def test_a_unit_of_linear_layers_is_checked_whatever_the_heads_shape(adapter: str) -> None:
     """A Linear(d, 1) head is a (1, d) weight: named as the weight or as its row, the
