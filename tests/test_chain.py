@@ -266,3 +266,21 @@ def test_samples_mixed_by_a_term_zero_at_w_fall_back_to_hvps() -> None:
     blocks = [Pooled(7, g) for _ in range(6)]
     x, y = linear_regression(20, 7, 0)
     _fallback(nn.Sequential(*blocks), blocks, x, y, hessian.mean_squared, "mixes samples")
+
+
+class Constant(nn.Module):
+    """h -> b: ignores its input, so the backward pass gives no adjoint for x."""
+
+    def __init__(self, d: int, g: torch.Generator) -> None:
+        super().__init__()
+        self.b = nn.Parameter(torch.randn(d, generator=g, dtype=torch.float64))
+
+    def forward(self, h: Tensor) -> Tensor:
+        return self.b.expand(h.shape[0], -1)
+
+
+def test_a_first_block_that_ignores_its_input() -> None:
+    g = generator(4)
+    blocks = [Constant(8, g), *[Scaled(8, 8, 0.5, g) for _ in range(5)]]
+    x, y = linear_regression(16, 8, 0)
+    _check(_objective(nn.Sequential(*blocks), blocks, x, y))

@@ -346,5 +346,6 @@ def _first_order(chain: Chain, w: Tensor) -> tuple[list[Tensor], list[Tensor], T
         *deltas, grad_w = torch.autograd.grad(hs[-1], [*hs[:-1], wg], delta_out.view(hs[-1].shape),
                                               allow_unused=True)
     n = x.shape[0]
-    grad_w = torch.zeros_like(w) if grad_w is None else grad_w
+    grad_w = torch.zeros_like(w) if grad_w is None else grad_w  # None: what R does not use has gradient 0
+    deltas = [torch.zeros_like(h) if d is None else d for d, h in zip(deltas, hs)]
     return ([h.detach() for h in hs], [d.reshape(n, -1) for d in deltas] + [delta_out], k_out, grad_w)
