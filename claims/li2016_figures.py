@@ -40,12 +40,12 @@ def _setting(result: Result) -> str:
 
 
 def depth2_hessian_at_zero(result: Result, fig: Figure, *, spectrum_rtol: float, gradient_rtol: float,
-                           smooth_order: float, mismatch_max: float) -> None:
+                           kink_max: float) -> None:
     """C-T1: the eigenvalues of H(0) in increasing order on the levels +-sigma_i(A), and each
     identity's error against its float64 tolerance."""
     spectrum, errors = fig.subplots(1, 2)
     ev = figures.evidence((spectrum, errors), result, "sigma_A", "eigenvalues", "gradient_norm", "spectrum_error",
-                          "cross_unit_max", "remainder_orders", "mismatch")
+                          "cross_unit_max", "kink")
     if ev is None:
         return
     c = number(ev.get("loss_scale", 1.0))  # a loss c times R: levels c sigma_i(A)
@@ -62,14 +62,12 @@ def depth2_hessian_at_zero(result: Result, fig: Figure, *, spectrum_rtol: float,
     spectrum.set_title(f"cond $H(0)$ = {number(ev.get('cond_H', 'nan')):.4g}, cond $A$ = "
                        f"{number(ev.get('cond_A', 'nan')):.4g}", fontsize=9)
     spectrum.legend(fontsize=7, loc="upper left")
-    orders = numbers(ev["remainder_orders"])
     scale = (number(sigma[0]) if sigma else 1.0) or math.nan   # sigma_max = 0: NaN, not a ZeroDivisionError
     figures.tolerances(errors, [
         ("$\\|\\nabla R(0)\\| / \\sigma_{max}$", number(ev["gradient_norm"]) / scale, gradient_rtol),
         ("spectrum error / $\\sigma_{max}$", ev["spectrum_error"], spectrum_rtol),
         ("$\\max|H_{l l'}|$ / $\\sigma_{max}$", ev["cross_unit_max"], spectrum_rtol),
-        ("Taylor remainder order", min(orders) if orders else math.nan, smooth_order),
-        ("two-sided mismatch", ev["mismatch"], mismatch_max)], at_least=(False, False, False, True, False))
+        ("two-sided Taylor misfit", ev["kink"], kink_max)])
     errors.set_title("identities against their tolerances", fontsize=9)
     figures.title(fig, "2-shortcut Hessian at zero: spec $H(0) = \\{\\pm\\sigma_i(A)\\}$, each $d L$ times", _setting(result))
 
@@ -114,13 +112,12 @@ def depth1_curvature_grows(result: Result, fig: Figure, *, slope_band: tuple[flo
     figures.title(fig, "1-shortcut: the curvature at zero grows linearly in depth", _setting(result))
 
 
-def deep_shortcut_flat(result: Result, fig: Figure, *, zero_rtol: float, order_tolerance: float,
-                       mismatch_max: float) -> None:
+def deep_shortcut_flat(result: Result, fig: Figure, *, zero_rtol: float, lead_min: float, kink_max: float) -> None:
     """C-T3: |R(tV) - R(0)| against t on log-log axes along each direction, both signs, with
-    the line ~ t^n; the exact zeros, the order and the two-sided mismatch against their
-    tolerances."""
+    the line ~ t^n; the exact zeros, the share of the t^n term and the two-sided misfit
+    against their tolerances."""
     law, errors = fig.subplots(1, 2)
-    ev = figures.evidence((law, errors), result, "gradient_norm", "max_abs_H", "remainder_orders", "mismatch")
+    ev = figures.evidence((law, errors), result, "gradient_norm", "max_abs_H", "leads", "kink")
     if ev is None:
         return
     n = (result.get("setting") or {}).get("shortcut_depth", 3)
@@ -143,12 +140,12 @@ def deep_shortcut_flat(result: Result, fig: Figure, *, zero_rtol: float, order_t
     else:
         figures.unavailable(law, "no increments in this result")
     law.set_title("the loss along random directions $V$", fontsize=9)
-    orders = numbers(ev["remainder_orders"])
+    leads = [v for v in numbers(ev["leads"]) if not math.isnan(v)]
     figures.tolerances(errors, [
         ("$\\|\\nabla R(0)\\| / \\sigma_{max}$", ev["gradient_norm"], zero_rtol),
         ("$\\max|H(0)| / \\sigma_{max}$", ev["max_abs_H"], zero_rtol),
-        (f"$\\max|$order$ - {n}|$", max((abs(o - n) for o in orders), default=math.nan), order_tolerance),
-        ("two-sided mismatch", ev["mismatch"], mismatch_max)])
+        (f"share of the $t^{n}$ term", max(leads, default=0.0), lead_min),
+        ("two-sided Taylor misfit", ev["kink"], kink_max)], at_least=(False, False, True, False))
     errors.set_title("identities against their tolerances", fontsize=9)
     figures.title(fig, f"shortcut depth {n}: a flat saddle of order {n} at zero", _setting(result))
 

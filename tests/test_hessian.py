@@ -91,6 +91,23 @@ def test_taylor_remainder_orders_and_the_kink_test() -> None:
     kink = hessian.Objective(lambda v: torch.relu(v).pow(2).sum(), w, (3,))
     r = hessian.taylor_remainder(kink, v, subtract=2)  # autograd's Hessian at 0 is 0; the loss is not flat
     assert r.order == pytest.approx(2.0, abs=1e-6) and r.mismatch > 0.5
+    assert smooth.kink < 1e-12 and smooth.lead == pytest.approx(1.0) and r.kink > 0.5
+
+
+def test_the_one_cubic_fit_reads_competing_powers_as_smooth() -> None:
+    """r(t) = t^3 - 9 t^4 (a smooth loss whose t^3 and t^4 terms nearly cancel at t = 0.1,
+    as along some directions of a SiLU branch): the log-log slope reads order 2 and the
+    two one-sided coefficients differ, yet one cubic fits u = r / t^3 = 1 - 9t exactly."""
+    w = torch.zeros(1, dtype=torch.float64)
+    competing = hessian.Objective(lambda v: (v ** 3 - 9 * v ** 4).sum() + 1.0, w, (1,))
+    r = hessian.taylor_remainder(competing, torch.ones(1, dtype=torch.float64), subtract=2)
+    assert r.order < 2.1 and r.mismatch > 1.0  # what the slope and the one-sided coefficients read
+    assert r.kink < 1e-10 and r.lead == pytest.approx(1 / 1.9)
+    one = torch.ones(1, dtype=torch.float64)
+    below = hessian.taylor_remainder(competing, one, subtract=2, leading=2)  # u = t - 9 t^2: no t^2 term
+    assert below.kink < 1e-10 and below.lead < 1e-10
+    above = hessian.taylor_remainder(competing, one, subtract=2, leading=4)  # u = 1/t - 9: a pole, no cubic
+    assert above.kink > 0.1
 
 
 def test_model_objective_counts_a_tied_weight_once() -> None:

@@ -110,10 +110,10 @@ def test_a_factor_inside_the_units_is_told_from_the_losss_constant() -> None:
 
 
 def test_extra_parameters_are_named_before_the_two_sided_taylor_test() -> None:
-    """Biases in a linear branch: a smooth loss whose cubic Taylor term is not yet dominant
-    at t = 0.1 fails the two-sided test (measured 0.179 on this setting), but the summary
-    leads with the nonzero gradient and the extra parameters, not with a ReLU kink; a ReLU
-    branch keeps the kink first."""
+    """Biases in a linear branch: a smooth loss with a gradient at 0 (and so a cubic Taylor
+    term beside the quartic one, which the one-cubic fit takes as smooth); the summary
+    leads with the nonzero gradient and names the extra parameters, not a ReLU kink; a
+    ReLU branch leads with the kink."""
     from resclaims.engine import run
     setting = {"shortcut_depth": 2, "depth": 4, "width": 3, "samples": 64, "whiten": False, "seed": 1}
     biases = run("li2016.depth2_hessian_at_zero", "li2016.branch_biases", setting=setting)
@@ -121,3 +121,16 @@ def test_extra_parameters_are_named_before_the_two_sided_taylor_test() -> None:
     assert biases.summary.startswith("grad R(0) = ") and "extra parameters such as biases?" in biases.summary
     relu = run("li2016.depth2_hessian_at_zero", "li2016.relu_branch", setting=setting)
     assert relu.verdict == "falsified" and relu.summary.startswith("the loss is not smooth at 0")
+
+
+def test_a_declared_smooth_activation_other_than_tanh_is_outside_not_falsified() -> None:
+    """A SiLU stack (smooth at 0; s'(0) = 1/2, s''(0) != 0) was falsified as a kink; now the
+    two claims whose constants need identity or tanh skip it, saying why, and the t^n law
+    of deep shortcuts holds on it."""
+    from resclaims.engine import run
+
+    for claim in ("li2016.depth2_hessian_at_zero", "li2016.small_init_limit"):
+        result = run(claim, "usermodels:silu_stack", shrink=False)
+        assert result.verdict == "skipped" and "'silu' is smooth at 0" in result.summary, result.summary
+    flat = run("li2016.deep_shortcut_flat", "usermodels:silu_stack", shrink=False)
+    assert flat.verdict == "holds", flat.summary

@@ -287,6 +287,9 @@ def conditioning(eigenvalues: Tensor, null_rtol: float = NULL_RTOL) -> Condition
     return Conditioning(top, low, top / low, int(mags.numel() - kept.numel()))
 
 
+ROUNDOFF_UNITS = 100  # of eps |R(w)|: what r(t) must exceed to count (a few ops of roundoff, 25x margin)
+
+
 @dataclass(frozen=True)
 class Remainder:
     """The Taylor remainder r(t) = R(w + t v) - T_m(t) along a unit direction v and its
@@ -297,20 +300,32 @@ class Remainder:
     sides with one c, so the orders agree and the mismatch is O(t); a kink (ReLU at 0)
     gives different coefficients on the two sides.  A remainder that vanishes on one
     side only is a kink too (mismatch inf, orders NaN); one that vanishes on both sides
-    has order inf and mismatch 0; a non-finite one gives NaN throughout."""
+    has order inf and mismatch 0; a non-finite one gives NaN throughout.
+
+    ``order`` and ``mismatch`` read one power of t; where two compete over the ts (a
+    smooth but not odd activation, SiLU or GELU: r = c3 t^3 + c4 t^4 + ..., c3 small along
+    v) they can read a kink into a smooth loss.  ``kink`` and ``lead`` do not: with K the
+    order the caller expects, u(t) = r(t) / t^K (t signed, both sides) is fitted by one
+    cubic p in t by least squares.  A smooth loss has u = c_K + c_(K+1) t + ..., which p
+    fits to the truncation O(t^4); a kink makes u a step (different c_K on each side) or
+    a pole (order below K, as 1/t), which no cubic fits.  ``kink`` = ||u - p|| / ||u||;
+    ``lead`` = |p(0)| / max |u|, the share of the t^K term (0 when r starts above K)."""
 
     order: float
     order_reverse: float
     mismatch: float
+    kink: float = math.nan
+    lead: float = math.nan
 
 
 def taylor_remainder(obj: Objective, direction: Tensor, ts: Sequence[float] = (1e-2, 10 ** -1.5, 1e-1),
-                     subtract: int = 2) -> Remainder:
+                     subtract: int = 2, leading: int | None = None) -> Remainder:
     """The remainder of R's Taylor polynomial T_m of degree m = ``subtract`` at w (value,
     gradient and Hessian terms from autograd) along ``direction`` (see
     :class:`Remainder`).  With m = 2, a C^3 loss gives order >= 3, and order 2 means
     autograd's Hessian does not describe R near w; m = 0 gives the order of
-    R(w + t v) - R(w) itself: the first nonvanishing derivative along v."""
+    R(w + t v) - R(w) itself: the first nonvanishing derivative along v.  ``leading``:
+    the order K the fit of ``kink`` and ``lead`` divides by (default m + 1)."""
     w, v = obj.point, direction / direction.norm()
     terms = [float(obj.fn(w))]
     if subtract >= 1:
@@ -328,11 +343,27 @@ def taylor_remainder(obj: Objective, direction: Tensor, ts: Sequence[float] = (1
         return Remainder(math.nan, math.nan, math.nan)
     zero_plus, zero_minus = (all(r == 0.0 for r in rs) for rs in (plus, minus))
     if zero_plus and zero_minus:  # R is its Taylor polynomial along v: no remainder, no kink
-        return Remainder(math.inf, math.inf, 0.0)
+        return Remainder(math.inf, math.inf, 0.0, 0.0, 0.0)
+    kink, lead = _one_cubic(ts, plus, minus, subtract + 1 if leading is None else leading, abs(terms[0]))
     if zero_plus or zero_minus or any(r == 0.0 for r in plus + minus):  # flat on one side only: a kink
-        return Remainder(math.nan, math.nan, math.inf)
+        return Remainder(math.nan, math.nan, math.inf, kink, lead)
     order, order_reverse = (slope(logs_t, [math.log(abs(r)) for r in rs]) for rs in (plus, minus))
     r_plus, r_minus = plus[0], minus[0]
     k, t0 = round(order), ts[0]
     c_plus, c_minus = r_plus / t0 ** k, r_minus / (-t0) ** k
-    return Remainder(order, order_reverse, abs(c_plus - c_minus) / max(abs(c_plus), abs(c_minus)))
+    return Remainder(order, order_reverse, abs(c_plus - c_minus) / max(abs(c_plus), abs(c_minus)), kink, lead)
+
+
+def _one_cubic(ts: Sequence[float], plus: Sequence[float], minus: Sequence[float], k: int,
+               level: float) -> tuple[float, float]:
+    """(``kink``, ``lead``) of :class:`Remainder`: u = r(t) / t^k at +-ts fitted by one
+    cubic in t / max(ts) (scaled for conditioning), in float64.  The residual is taken
+    relative to ||u|| plus ROUNDOFF_UNITS times the roundoff of u, eps |R(w)| / |t|^k per
+    point: an r near the roundoff of R (a small t^4 term) is noise, not a kink."""
+    t = torch.tensor([*ts, *(-x for x in ts)], dtype=torch.float64)
+    u = torch.tensor([*plus, *minus], dtype=torch.float64) / t ** k
+    noise = torch.finfo(torch.float64).eps * level / t.abs() ** k
+    basis = torch.stack([(t / max(ts)) ** j for j in range(4)], dim=1)
+    coef = torch.linalg.lstsq(basis, u[:, None]).solution[:, 0]
+    kink = float((u - basis @ coef).norm()) / (float(u.norm()) + ROUNDOFF_UNITS * float(noise.norm()))
+    return kink, abs(float(coef[0])) / float(u.abs().max())
