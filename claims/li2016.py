@@ -267,10 +267,12 @@ def _spectrum_failure(ev: Evidence) -> str:
         return (f"spec H(0) = k {{+-sigma_i(A)}} with k = {ev['max_abs_H'] / ev['sigma_A'][0]:.4g}, where the "
                 f"loss (c = {c:.4g} times (1/2N) sum ||y_hat - y||^2) makes k = c: a factor inside the units, "
                 f"or units that share weights" + hint)
+    off = (f"off by {ev['spectrum_error']:.3g} {_times(c)}sigma_max" if math.isfinite(ev["spectrum_error"]) else
+           f"and its P = {ev['parameters']} eigenvalues cannot split evenly over the 2d = "
+           f"{2 * len(ev['sigma_A'])} levels +-sigma_i(A)")
     return (f"spec H(0) is not {_times(c)}{{+-sigma_i(A)}}: max|lambda| = {ev['max_abs_H']:.4g} = "
             f"{ev['max_abs_H'] / sigma_max:.3g} {_times(c)}sigma_max(A), cond H = {ev['cond_H']:.4g} vs cond A = "
-            f"{ev['cond_A']:.4g}, {ev['negative']} of {ev['parameters']} negative, off by "
-            f"{ev['spectrum_error']:.3g} {_times(c)}sigma_max" + hint)
+            f"{ev['cond_A']:.4g}, {ev['negative']} of {ev['parameters']} negative, {off}" + hint)
 
 
 def _times(c: float) -> str:

@@ -125,3 +125,28 @@ def test_block_hessian_is_the_slice_of_the_dense_one() -> None:
     blocks = obj.offsets()
     for a, b in ((0, 0), (1, 2), (2, 0)):
         assert torch.allclose(hessian.block_hessian(obj, a, b), h[blocks[a], blocks[b]], atol=1e-12)
+
+
+def test_a_model_torch_func_cannot_transform_gets_exact_derivatives_by_plain_autograd() -> None:
+    """An old-style autograd.Function (no setup_context) defeats torch.func; gradient, HVPs,
+    the dense Hessian, a block and Lanczos fall back to double backward and agree with
+    torch.autograd.functional.hessian."""
+    import usermodels
+    from resclaims.core.data import linear_regression
+
+    model = usermodels.old_style_function.build(8, 4, "gaussian", 0.5, generator=torch.Generator().manual_seed(0))
+    x, y = linear_regression(32, 4, 0)
+    obj = hessian.model_objective(model, [list(u.parameters()) for u in model.units], x, y,
+                                  blocks=list(model.units))
+    assert obj.size >= hessian.CHAIN_MIN  # the chain sweep is tried first, and falls back
+    with pytest.raises(RuntimeError, match="setup_context"):
+        torch.func.grad(obj.fn)(obj.point)
+    truth = torch.autograd.functional.hessian(obj.fn, obj.point)
+    assert torch.allclose(hessian.dense_hessian(obj), truth, atol=1e-12, rtol=1e-10)
+    v = torch.randn(obj.size, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    assert torch.allclose(hessian.hvp(obj, v), truth @ v, atol=1e-12, rtol=1e-10)
+    assert torch.allclose(hessian.block_hessian(obj, 1, 2), truth[32:64, 64:96], atol=1e-12, rtol=1e-10)
+    top = float(torch.linalg.eigvalsh(truth).abs().max())
+    assert hessian.hessian_spectrum(obj, steps=64).max_abs == pytest.approx(top, rel=1e-9)
+    leaf = obj.point.detach().requires_grad_()
+    assert torch.allclose(hessian.gradient(obj), torch.autograd.grad(obj.fn(leaf), leaf)[0], rtol=1e-12)

@@ -41,10 +41,11 @@ def attribute_blocks(model: nn.Module) -> Sequence[nn.Module]:
 class Adapter:
     """How resclaims uses a model it did not write, without renaming anything in it.
 
-    ``build(depth, tau, ...)``: the model's own constructor, called with the keywords
-    it accepts among those a claim asks for (always ``depth`` and ``tau``; ``width``,
-    ``generator``, ``dtype``, architecture keys when it takes them).  It must return an
-    ``nn.Module`` with exactly ``depth`` residual blocks.
+    ``build(...)``: the model's own constructor, called with the keywords it accepts
+    among those a claim asks for: always its family's (``Family.keywords``: ``depth``
+    and ``tau`` for the tau family, ``depth``, ``width`` and ``init`` for the residual
+    stacks of li2016, ...), and ``width``, ``generator``, ``dtype`` and architecture
+    keys when it takes them.  A residual family's model has exactly ``depth`` blocks.
     ``blocks(model)``: those blocks, in the order the forward pass applies them
     (shapes may change at stage transitions).  Default: ``model.blocks``.
     ``inputs(n, generator)``: a batch of n inputs of the model's shape, e.g.
