@@ -150,3 +150,14 @@ def test_a_model_torch_func_cannot_transform_gets_exact_derivatives_by_plain_aut
     assert hessian.hessian_spectrum(obj, steps=64).max_abs == pytest.approx(top, rel=1e-9)
     leaf = obj.point.detach().requires_grad_()
     assert torch.allclose(hessian.gradient(obj), torch.autograd.grad(obj.fn(leaf), leaf)[0], rtol=1e-12)
+
+
+def test_other_refusals_of_torch_func_are_raised_not_differentiated_by_plain_autograd() -> None:
+    """A NumPy round trip in the loss: plain autograd would take it for a constant and
+    return a wrong gradient; the refusal is raised instead."""
+    w = torch.ones(3, dtype=torch.float64)
+    roundtrip = hessian.Objective(lambda v: (torch.from_numpy(v.detach().numpy()) * v).sum(), w, (3,))
+    with pytest.raises(RuntimeError):
+        hessian.gradient(roundtrip)
+    with pytest.raises(RuntimeError):
+        hessian.hvp_operator(roundtrip)

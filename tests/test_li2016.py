@@ -123,14 +123,33 @@ def test_extra_parameters_are_named_before_the_two_sided_taylor_test() -> None:
     assert relu.verdict == "falsified" and relu.summary.startswith("the loss is not smooth at 0")
 
 
-def test_a_declared_smooth_activation_other_than_tanh_is_outside_not_falsified() -> None:
-    """A SiLU stack (smooth at 0; s'(0) = 1/2, s''(0) != 0) was falsified as a kink; now the
-    two claims whose constants need identity or tanh skip it, saying why, and the t^n law
-    of deep shortcuts holds on it."""
+def test_a_declared_smooth_activation_is_judged_up_to_its_slope_at_zero() -> None:
+    """A SiLU stack (smooth at 0; s'(0) = 1/2, s''(0) != 0) was falsified as a kink.  Now
+    H(0) is judged as k {+-sigma_i(A)} with k = s'(0) = 1/2, the claim whose O(s^2) rate
+    needs identity or tanh skips it, saying why, and the t^n law of deep shortcuts holds;
+    the same stack with tied units is still falsified (a factor L is not s'(0))."""
     from resclaims.engine import run
 
-    for claim in ("li2016.depth2_hessian_at_zero", "li2016.small_init_limit"):
-        result = run(claim, "usermodels:silu_stack", shrink=False)
-        assert result.verdict == "skipped" and "'silu' is smooth at 0" in result.summary, result.summary
+    depth2 = run("li2016.depth2_hessian_at_zero", "usermodels:silu_stack", shrink=False)
+    assert depth2.verdict == "holds" and "k = 0.5: s'(0) of 'silu'" in depth2.summary, depth2.summary
+    small = run("li2016.small_init_limit", "usermodels:silu_stack", shrink=False)
+    assert small.verdict == "skipped" and "'silu' is smooth at 0" in small.summary, small.summary
     flat = run("li2016.deep_shortcut_flat", "usermodels:silu_stack", shrink=False)
     assert flat.verdict == "holds", flat.summary
+    tied = run("li2016.depth2_hessian_at_zero", "usermodels:silu_stack_tied", shrink=False)
+    assert tied.verdict == "falsified" and "weights shared by several units?" in tied.summary, tied.summary
+
+
+def test_deep_shortcut_flat_names_a_lower_power_not_a_kink() -> None:
+    """A smooth stack whose R(tV) - R(0) starts at t^3 where n = 4 is declared (a layer
+    missing): R / t^4 has a pole, which the two-sided fit reads as a misfit; the verdict
+    names the power, as the slopes agree on both sides."""
+    from resclaims.claim import Context
+    from resclaims.claims import li2016
+    from resclaims.profiles import resolve
+
+    ev = {"gradient_norm": 0.0, "max_abs_H": 0.0, "remainder_orders": [3.0, 3.001, 2.999, 3.0, 3.0, 3.0, 3.0, 3.0],
+          "mismatch": 0.0, "kink": 0.799, "leads": [0.0, 0.0, 0.0, 0.0]}
+    judgement = li2016._flat_judge({"shortcut_depth": 4}, ev, Context("cpu", 1e-3, resolve("ci").scale))
+    assert not judgement.holds and "starts at t^3" in judgement.summary, judgement.summary
+    assert "kink" not in judgement.summary

@@ -5,7 +5,8 @@
 For every claim (default: all) replays a grid of settings (width, depth, shortcut depth,
 activation, whitened or correlated inputs) on the reference subject and prints each
 per-seed statistic as min..max next to the verdict.  These are the figures the claims'
-``thresholds`` fields quote.
+``thresholds`` fields quote; the two-sided Taylor test's (KINK_MAX, LEAD_MIN) come from
+``tools/calibrate_li2016_kink.py``, which also measures smooth activations and kinks.
 """
 from __future__ import annotations
 
@@ -46,10 +47,9 @@ GRID: dict[str, list[dict[str, Any]]] = {
          "noise": 0.0, "target": "near-identity"} for d, w in itertools.product((2, 3, 4), (True, False))],
 }
 SHOW = {
-    "li2016.depth2_hessian_at_zero": ["spectrum_error", "gradient_norm", "cross_unit_max", "remainder_orders",
-                                      "mismatch"],
+    "li2016.depth2_hessian_at_zero": ["spectrum_error", "gradient_norm", "cross_unit_max", "kink"],
     "li2016.depth1_curvature_grows": ["slopes", "cond_decades_over_A", "unit_gradient_error"],
-    "li2016.deep_shortcut_flat": ["remainder_orders", "mismatch", "max_abs_H"],
+    "li2016.deep_shortcut_flat": ["kink", "leads", "max_abs_H"],
     "li2016.small_init_limit": ["worst_at_smallest"],
     "li2016.large_init_conditioning": ["log10_cond_growth"],
     "li2016.gd_depth2_depth_free": ["ratio", "steps"],

@@ -124,7 +124,12 @@ def _chain(model: nn.Module, blocks: Sequence[nn.Module] | None, flat: Sequence[
         return None
 
 
-UNTRANSFORMABLE = (RuntimeError, NotImplementedError)  # what torch.func raises on an op it cannot transform
+def _old_style_function(exc: RuntimeError) -> bool:
+    """Whether torch.func refused the model for an ``autograd.Function`` without
+    ``setup_context``: the one refusal plain autograd differentiates exactly.  (Others,
+    such as a NumPy round trip inside the forward pass, plain autograd would silently
+    treat as constants: those propagate.)"""
+    return "setup_context" in str(exc)
 
 
 def gradient(obj: Objective, w: Tensor | None = None) -> Tensor:
@@ -133,7 +138,9 @@ def gradient(obj: Objective, w: Tensor | None = None) -> Tensor:
     w = obj.point if w is None else w
     try:
         return grad(obj.fn)(w)
-    except UNTRANSFORMABLE:
+    except RuntimeError as exc:
+        if not _old_style_function(exc):
+            raise
         leaf = w.detach().requires_grad_()
         with torch.enable_grad():
             return torch.autograd.grad(obj.fn(leaf), leaf)[0]
@@ -144,7 +151,9 @@ def hvp(obj: Objective, v: Tensor) -> Tensor:
     ``torch.func`` cannot transform the model)."""
     try:
         return jvp(grad(obj.fn), (obj.point,), (v,))[1]
-    except UNTRANSFORMABLE:
+    except RuntimeError as exc:
+        if not _old_style_function(exc):
+            raise
         return hvp_operator(obj)(v)
 
 
@@ -153,12 +162,15 @@ def hvp_operator(obj: Objective) -> Callable[[Tensor], Tensor]:
     reverse-over-reverse on one retained graph: the forward pass and the gradient at w
     are computed once, and each product is one pullback of grad R (H is symmetric, so
     v^T H = (H v)^T).  1.5-2x cheaper per product than :func:`hvp` when many products
-    share one w.  Where ``torch.func`` cannot transform the model, the same by plain
-    autograd (double backward through ``create_graph``), which ``vmap`` cannot batch."""
+    share one w.  Where ``torch.func`` cannot transform the model (an old-style
+    ``autograd.Function``), the same by plain autograd (double backward through
+    ``create_graph``)."""
     try:
         _, pullback = vjp(grad(obj.fn), obj.point)
         return lambda v: pullback(v)[0]
-    except UNTRANSFORMABLE:
+    except RuntimeError as exc:
+        if not _old_style_function(exc):
+            raise
         leaf = obj.point.detach().requires_grad_()
         with torch.enable_grad():
             g = torch.autograd.grad(obj.fn(leaf), leaf, create_graph=True)[0]
@@ -171,10 +183,14 @@ def hvp_operator(obj: Objective) -> Callable[[Tensor], Tensor]:
 
 def hvp_rows(operator: Callable[[Tensor], Tensor], rows: Tensor) -> Tensor:
     """The products of ``operator`` (an :func:`hvp_operator`) with each row of ``rows``:
-    batched under ``vmap``, or one at a time where it cannot batch them."""
+    batched under ``vmap``, or one at a time where it cannot batch them (the plain-autograd
+    operator of an old-style ``autograd.Function``, on torch versions whose ``vmap`` does
+    not batch its backward)."""
     try:
         return vmap(operator)(rows)
-    except UNTRANSFORMABLE:
+    except RuntimeError as exc:
+        if not _old_style_function(exc):
+            raise
         return torch.stack([operator(row) for row in rows]) if len(rows) else rows.clone()
 
 
