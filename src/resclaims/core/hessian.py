@@ -359,8 +359,9 @@ class Remainder:
     order the caller expects, u(t) = r(t) / t^K (t signed, both sides) is fitted by one
     cubic p in t by least squares.  A smooth loss has u = c_K + c_(K+1) t + ..., which p
     fits to the truncation O(t^4); a kink makes u a step (different c_K on each side) or
-    a pole (order below K, as 1/t), which no cubic fits.  ``kink`` = ||u - p|| / ||u||;
-    ``lead`` = |p(0)| / max |u|, the share of the t^K term (0 when r starts above K)."""
+    a pole (order below K, as 1/t), which no cubic fits.  ``kink`` = ||u - p|| / ||u||,
+    with the roundoff of u added to ||u|| (see ``_one_cubic``); ``lead`` = |p(0)| /
+    max |u|, the share of the t^K term (0 when r starts above K)."""
 
     order: float
     order_reverse: float
