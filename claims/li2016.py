@@ -186,7 +186,7 @@ def _smoothness(ev: Evidence) -> tuple[float, str] | None:
 
 SPECTRUM_RTOL = 1e-9   # float64 eigvalsh/Lanczos error ~ P eps ||H|| <= 2e-13 ||H|| at P <= 1024
 GRADIENT_RTOL = 1e-10  # grad R(0) is an exact 0; roundoff of one backward pass ~ 1e-16 ||A||
-DEPTH2_TS = (1e-2, 10 ** -1.5, 1e-1)  # steps t of the Taylor remainder
+TAYLOR_TS = (1e-2, 10 ** -1.5, 1e-1)  # steps t of every Taylor test (both signs)
 
 
 def _depth2_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:
@@ -221,7 +221,7 @@ def _depth2_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:
             "spectrum_error": _match(eig, expected, top) if exhausted else math.inf,
             "scaled_spectrum_error": _match(eig / scale, expected, top) if exhausted and scale > 0 else math.inf,
             "cross_unit_max": cross / top, "eigenvalues": eig, "declared_activation": _other_activation(subject),
-            **_remainders(obj, setting["seed"], subtract=2, ts=DEPTH2_TS, leading=3)}
+            **_remainders(obj, setting["seed"], subtract=2, ts=TAYLOR_TS, leading=3)}
 
 
 def _match(eig: Tensor, expected: Tensor | None, unit: float) -> float:
@@ -447,7 +447,7 @@ def _flat_check(setting: Setting, subject: Subject, ctx: Context) -> Evidence:
     sigma_max = float(torch.linalg.svdvals(moments(x, y))[0])
     obj = _objective(subject, _build(subject, setting, ctx, setting["seed"]), x, y)
     h = hessian.dense_hessian(obj)
-    ts = (1e-2, 10 ** -1.5, 1e-1)
+    ts = TAYLOR_TS
     return {"parameters": obj.size, "gradient_norm": float(hessian.gradient(obj).norm()) / sigma_max,
             "max_abs_H": float(h.abs().max()) / sigma_max,
             **_remainders(obj, setting["seed"], subtract=0, ts=ts, leading=setting["shortcut_depth"]),
@@ -530,7 +530,7 @@ def _small_init_check(setting: Setting, subject: Subject, ctx: Context) -> Evide
     other = _other_activation(subject)
     if other is not None:  # smooth, it is outside the claim's O(s^2) rate; a kink is the trap the claim flags
         obj = _objective(subject, _build(subject, setting, ctx, setting["seed"]), x, y)
-        kink = _remainders(obj, setting["seed"], subtract=2, ts=DEPTH2_TS, leading=3)["kink"]
+        kink = _remainders(obj, setting["seed"], subtract=2, ts=TAYLOR_TS, leading=3)["kink"]
         if kink <= KINK_MAX:
             raise OutsideHypotheses(f"activation {other!r} is smooth at 0 (two-sided Taylor misfit {kink:.1g}) but "
                                     f"not the theorem's identity or tanh: where s''(0) != 0, cond H(s W0) approaches "

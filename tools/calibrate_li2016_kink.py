@@ -38,8 +38,6 @@ from resclaims.models.li2016 import SHORTCUT_STACK, shortcut_stack  # noqa: E402
 from resclaims.profiles import resolve  # noqa: E402
 from resclaims import Adapter  # noqa: E402
 
-TS = (1e-2, 10 ** -1.5, 1e-1)  # the claims' steps
-
 
 def _with(activation: Callable[[Tensor], Tensor], every: int = 1) -> Adapter:
     """A reference stack whose units use ``activation`` (every ``every``-th unit; tanh in the others)."""
@@ -80,7 +78,8 @@ def main() -> None:
                 x, y = li2016.data(setting)
                 obj = li2016._objective(subject, li2016._build(subject, setting, ctx, seed), x, y)
                 subtract, k = (2, 3) if n == 2 else (0, n)
-                rs = [hessian.taylor_remainder(obj, v, TS, subtract, k) for v in li2016._directions(obj, seed)]
+                rs = [hessian.taylor_remainder(obj, v, li2016.TAYLOR_TS, subtract, k)
+                      for v in li2016._directions(obj, seed)]
                 kinks.append(max(math.inf if math.isnan(r.kink) else r.kink for r in rs))
                 leads.append(max(0.0 if math.isnan(r.lead) else r.lead for r in rs))
             kind = "kink" if name in KINKS else "smooth"
